@@ -1,0 +1,37 @@
+/*
+ * db.h: SQLite plumbing shared by the inventory, vault and audit code.
+ */
+#ifndef HL_DB_H
+#define HL_DB_H
+
+#include "hl.h"
+#include <sqlite3.h>
+
+/* The schema version this library creates and migrates to. */
+#define HL_SCHEMA_VERSION 1
+
+/* Turn a SQLite result into an hl error (code and message naming what). */
+int hl_db__error(hl_ctx *ctx, int rc, const char *what);
+int hl_db__prepare(hl_ctx *ctx, sqlite3_stmt **st, const char *sql);
+int hl_db__exec(hl_ctx *ctx, const char *sql);
+
+/* Transactions. begin_write takes the write lock at once (BEGIN IMMEDIATE),
+ * so that check-then-insert sequences are atomic across processes. */
+int hl_db__begin_read(hl_ctx *ctx);
+int hl_db__begin_write(hl_ctx *ctx);
+int hl_db__commit(hl_ctx *ctx);
+void hl_db__rollback(hl_ctx *ctx);
+
+/* Refuse a write on a read-only context with a clear message. */
+int hl_db__writable(hl_ctx *ctx, const char *what);
+
+/* Bind text, or NULL for NULL or "" when empty_is_null. */
+int hl_db__bind_text(sqlite3_stmt *st, int idx, const char *s);
+/* Copy a text column; NULL stays NULL. Returns false on OOM (error set). */
+bool hl_db__col_text(sqlite3_stmt *st, int col, char **out);
+
+/* Does table.column exist? */
+bool hl_db__has_column(hl_ctx *ctx, const char *table, const char *column);
+bool hl_db__has_table(hl_ctx *ctx, const char *table);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * hl.h: what every private source file of libhomelab shares: the public API,
+ * error helpers, allocation helpers and the context's internals.
+ * Nothing here is exported; functions named hl_*__* are internal.
+ */
+#ifndef HL_PRIVATE_H
+#define HL_PRIVATE_H
+
+#include "homelab.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sqlite3;
+
+/* The context: one database connection and who acts through it. */
+struct hl_ctx {
+	struct sqlite3 *db;
+	char *path;
+	char *principal;
+	bool readonly;
+	int schema_version;     /* user_version as found (after migration) */
+	bool has_ext_columns;   /* ssh_user, ssh_port, ip_num ... exist (schema >= 1) */
+};
+
+/* Set the thread's last error and return code. */
+int hl__err(int code, int klass, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The out-of-memory error: never allocates. Returns HL_ENOMEM. */
+int hl__oom(void);
+/* The last error's code on this thread (HL_OK when none). */
+int hl__err_code(void);
+
+/* Allocation helpers: NULL on failure, after setting the OOM error. */
+void *hl__malloc(size_t n);
+void *hl__calloc(size_t n, size_t size);
+void *hl__realloc(void *p, size_t n);
+char *hl__strdup(const char *s);         /* NULL in, NULL out (no error) */
+char *hl__strndup(const char *s, size_t n);
+
+/* Growable buffer helpers over the public hl_buf. */
+int hl_buf__grow(hl_buf *buf, size_t extra);
+int hl_buf__put(hl_buf *buf, const char *data, size_t len);
+int hl_buf__puts(hl_buf *buf, const char *s);
+int hl_buf__printf(hl_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hand the buffer's contents to the caller as a plain malloc'd string. */
+char *hl_buf__detach(hl_buf *buf);
+
+/* True if s is a non-empty string of ASCII digits that fits an int64. */
+bool hl__parse_int64(const char *s, int64_t *out);
+
+/* Initialise libcurl once per process (thread-safe). */
+int hl_http__init(void);
+
+/* The local user name, for the audit log; never NULL (static or "unknown"). */
+const char *hl__local_user(void);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * inventory.c: validation and reference helpers shared by the VM, host,
+ * service and IP code.
+ */
+#include "inventory.h"
+#include "ipaddr.h"
+
+#include <stdio.h>
+
+int hl_inv__check_name(const char *name, const char *what)
+{
+	size_t n;
+	bool digits_only = true;
+
+	if (!name || !*name)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "%s: a name is required", what);
+	n = strlen(name);
+	if (n > 64)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "%s: '%.64s...' is longer than 64 characters", what, name);
+	for (const char *p = name; *p; p++) {
+		char c = *p;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return hl__err(HL_EINVALID, HL_ERROR_INVALID,
+			               "%s: '%s' may contain only letters, digits, '.', '_' and '-'", what, name);
+		if (c < '0' || c > '9')
+			digits_only = false;
+	}
+	if (digits_only)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "%s: '%s' is all digits, which reads as an id", what, name);
+	return 0;
+}
+
+int hl_inv__check_status(const char *status)
+{
+	size_t n = status ? strlen(status) : 0;
+
+	if (n == 0 || n > 32)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "status: must be 1 to 32 characters");
+	for (const char *p = status; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			return hl__err(HL_EINVALID, HL_ERROR_INVALID,
+			               "status: '%.32s' may contain only lower-case letters, digits, '_' and '-'", status);
+	return 0;
+}
+
+int hl_inv__check_port(int port, const char *what)
+{
+	if (port < 1 || port > 65535)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "%s: %d is not a port number (1-65535)", what, port);
+	return 0;
+}
+
+int hl_inv__check_text(const char *s, size_t max, const char *what)
+{
+	if (!s)
+		return 0;
+	if (strlen(s) > max)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "%s: longer than %zu characters", what, max);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return hl__err(HL_EINVALID, HL_ERROR_INVALID, "%s: contains a control character", what);
+	return 0;
+}
+
+/* Look up an id by digits-as-id-first, then by name. */
+static int resolve(hl_ctx *ctx, const char *ref, int64_t *out, const char *by_id, const char *by_name,
+                   const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t id;
+	int rc, err = 0;
+
+	if (!ref || !*ref)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "%s: a name or id is required", what);
+	if (hl__parse_int64(ref, &id)) {
+		if ((err = hl_db__prepare(ctx, &st, by_id)) < 0)
+			return err;
+		sqlite3_bind_int64(st, 1, id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*out = sqlite3_column_int64(st, 0);
+			sqlite3_finalize(st);
+			return 0;
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return hl_db__error(ctx, rc, "look up");
+	}
+	if ((err = hl_db__prepare(ctx, &st, by_name)) < 0)
+		return err;
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		err = hl__err(HL_ENOTFOUND, HL_ERROR_INVENTORY, "%s '%.100s' not found", what, ref);
+	else
+		err = hl_db__error(ctx, rc, "look up");
+	sqlite3_finalize(st);
+	return err;
+}
+
+int hl_inv__host_id(hl_ctx *ctx, const char *ref, int64_t *out)
+{
+	return resolve(ctx, ref, out, "SELECT id FROM proxmox_hosts WHERE id = ?1",
+	               "SELECT id FROM proxmox_hosts WHERE node_name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1",
+	               "host");
+}
+
+int hl_inv__vm_id(hl_ctx *ctx, const char *ref, int64_t *out)
+{
+	return resolve(ctx, ref, out, "SELECT vm_id FROM virtual_machines WHERE vm_id = ?1",
+	               "SELECT vm_id FROM virtual_machines WHERE name = ?1 COLLATE NOCASE ORDER BY vm_id LIMIT 1",
+	               "vm");
+}
+
+bool hl_inv__ip_holder(hl_ctx *ctx, const char *ip, int64_t except_vm, int64_t except_host,
+                       char *who, size_t who_len)
+{
+	sqlite3_stmt *st = NULL;
+	bool found = false;
+
+	if (hl_db__prepare(ctx, &st, "SELECT name FROM virtual_machines WHERE ip = ?1 AND vm_id IS NOT ?2 LIMIT 1") == 0) {
+		sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, except_vm);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			snprintf(who, who_len, "vm %s", (const char *)sqlite3_column_text(st, 0));
+			found = true;
+		}
+		sqlite3_finalize(st);
+	}
+	if (!found && hl_db__prepare(ctx, &st, "SELECT node_name FROM proxmox_hosts WHERE ip_address = ?1 "
+	                                       "AND id IS NOT ?2 LIMIT 1") == 0) {
+		sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, except_host);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			snprintf(who, who_len, "host %s", (const char *)sqlite3_column_text(st, 0));
+			found = true;
+		}
+		sqlite3_finalize(st);
+	}
+	return found;
+}
+
+int hl_inv__push(void ***items, size_t *count, size_t *cap, void *item)
+{
+	if (*count == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		void **p = hl__realloc(*items, ncap * sizeof(**items));
+		if (!p)
+			return HL_ENOMEM;
+		*items = p;
+		*cap = ncap;
+	}
+	(*items)[(*count)++] = item;
+	return 0;
+}

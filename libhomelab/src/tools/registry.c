@@ -1,0 +1,306 @@
+/*
+ * registry.c: the tool table: built-in tools from tools.def, then tools
+ * registered at run time by programs linking libhomelab; enumeration,
+ * metadata, argument validation and calls.
+ */
+#include "registry.h"
+#include "schema.h"
+
+#include <pthread.h>
+#include <stdio.h>
+
+struct hl_tool {
+	const char *name, *title, *description, *input_schema, *output_schema, *scope;
+	unsigned int flags;
+	hl_tool__fn fn;          /* built-in tools */
+	hl_tool_handler handler; /* registered tools */
+	void *payload;
+	struct hl_tool *next;    /* registered tools, in order */
+};
+
+static const struct hl_tool builtin[] = {
+#define HL_TOOL(n, title, scope, flags, desc, in, out) \
+	{ #n, title, desc, in, out, scope, flags, hl_tool__##n, NULL, NULL, NULL },
+#include "tools.def"
+#undef HL_TOOL
+};
+#define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]))
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hl_tool *reg_head, *reg_tail;
+static size_t reg_count;
+
+static bool is_builtin(const hl_tool *t)
+{
+	return t >= builtin && t < builtin + NBUILTIN;
+}
+
+const hl_tool *hl_tool_next(const hl_tool *prev)
+{
+	const hl_tool *next;
+
+	if (!prev)
+		return builtin;
+	if (is_builtin(prev) && prev + 1 < builtin + NBUILTIN)
+		return prev + 1;
+	pthread_mutex_lock(&reg_lock);
+	next = is_builtin(prev) ? reg_head : prev->next;
+	pthread_mutex_unlock(&reg_lock);
+	return next;
+}
+
+const hl_tool *hl_tool_lookup(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (const hl_tool *t = hl_tool_next(NULL); t; t = hl_tool_next(t))
+		if (!strcmp(t->name, name))
+			return t;
+	return NULL;
+}
+
+size_t hl_tool_count(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&reg_lock);
+	n = NBUILTIN + reg_count;
+	pthread_mutex_unlock(&reg_lock);
+	return n;
+}
+
+const char *hl_tool_name(const hl_tool *t)
+{
+	return t ? t->name : NULL;
+}
+
+const char *hl_tool_title(const hl_tool *t)
+{
+	return t ? t->title : NULL;
+}
+
+const char *hl_tool_description(const hl_tool *t)
+{
+	return t ? t->description : NULL;
+}
+
+const char *hl_tool_input_schema(const hl_tool *t)
+{
+	return t ? t->input_schema : NULL;
+}
+
+const char *hl_tool_output_schema(const hl_tool *t)
+{
+	return t ? t->output_schema : NULL;
+}
+
+const char *hl_tool_scope(const hl_tool *t)
+{
+	return t ? t->scope : NULL;
+}
+
+unsigned int hl_tool_flags(const hl_tool *t)
+{
+	return t ? t->flags : 0;
+}
+
+/* Parse args_json (NULL or blank = {}) and check it against the schema. */
+static int parse_args(struct json_object **out, const hl_tool *t, const char *args_json)
+{
+	struct json_object *args = NULL, *schema = NULL;
+	const char *p = args_json;
+	int err;
+
+	*out = NULL;
+	while (p && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	if (!p || !*p)
+		args = json_object_new_object();
+	else if ((err = hl_json__parse(&args, args_json, strlen(args_json), "arguments")) < 0)
+		return err;
+	if (!args)
+		return hl__oom();
+	if (!json_object_is_type(args, json_type_object)) {
+		json_object_put(args);
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "arguments: must be a JSON object");
+	}
+	if ((err = hl_json__parse(&schema, t->input_schema, strlen(t->input_schema), t->name)) < 0 ||
+	    (err = hl_schema__validate(schema, args, "arguments")) < 0) {
+		json_object_put(schema);
+		json_object_put(args);
+		return err;
+	}
+	json_object_put(schema);
+	*out = args;
+	return 0;
+}
+
+int hl_tool_validate(const hl_tool *t, const char *args_json)
+{
+	struct json_object *args;
+	int err;
+
+	if (!t)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_tool_validate: tool is NULL");
+	err = parse_args(&args, t, args_json);
+	json_object_put(args);
+	return err;
+}
+
+/* A registered handler returned text: it must be one JSON object. */
+static int check_result_text(const hl_tool *t, hl_buf *text)
+{
+	struct json_object *r = NULL;
+	int err;
+
+	if (!text->ptr)
+		return hl__err(HL_ERROR, HL_ERROR_TOOL, "tool %s returned no result", t->name);
+	if ((err = hl_json__parse(&r, text->ptr, text->size, "result")) < 0)
+		return hl__err(HL_ERROR, HL_ERROR_TOOL, "tool %s returned invalid JSON: %s", t->name,
+		               hl_error_last()->message);
+	if (!json_object_is_type(r, json_type_object))
+		err = hl__err(HL_ERROR, HL_ERROR_TOOL, "tool %s returned a JSON %s, not an object", t->name,
+		              json_type_to_name(json_object_get_type(r)));
+	json_object_put(r);
+	return err;
+}
+
+int hl_tool_call(hl_buf *out, hl_ctx *ctx, const hl_tool *t, const char *args_json, const hl_call_options *opts)
+{
+	hl_call_options defaults = HL_CALL_OPTIONS_INIT;
+	struct json_object *args = NULL, *result = NULL;
+	hl_buf text = HL_BUF_INIT;
+	int err;
+
+	if (!out || !ctx || !t)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_tool_call: out, ctx and tool are required");
+	if (!opts)
+		opts = &defaults;
+	if (opts->version != HL_CALL_OPTIONS_VERSION)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_call_options version %u is not supported", opts->version);
+	if ((err = parse_args(&args, t, args_json)) < 0)
+		return err;
+
+	hl_error_clear();
+	if (t->fn) {
+		err = t->fn(&result, ctx, args, opts);
+		if (err == 0 && (!result || !json_object_is_type(result, json_type_object)))
+			err = hl__err(HL_ERROR, HL_ERROR_TOOL, "tool %s returned no object", t->name);
+		if (err == 0)
+			err = hl_json__to_buf(&text, result);
+	} else {
+		const char *canon = json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN);
+		err = t->handler(&text, ctx, canon, opts, t->payload);
+		if (err > 0)
+			err = HL_ERROR;
+		if (err == 0)
+			err = check_result_text(t, &text);
+	}
+	if (err < 0 && hl__err_code() == HL_OK)
+		hl__err(err, HL_ERROR_TOOL, "tool %s failed: %s", t->name, hl_strerror(err));
+	json_object_put(result);
+	json_object_put(args);
+	if (err < 0) {
+		hl_buf_dispose(&text);
+		return err;
+	}
+	hl_buf_dispose(out);
+	*out = text;
+	return 0;
+}
+
+static bool valid_name(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > 64)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_' || *p == '-'))
+			return false;
+	return true;
+}
+
+/* Is name taken? The caller holds reg_lock. */
+static bool name_taken_locked(const char *name)
+{
+	for (size_t i = 0; i < NBUILTIN; i++)
+		if (!strcmp(builtin[i].name, name))
+			return true;
+	for (const struct hl_tool *t = reg_head; t; t = t->next)
+		if (!strcmp(t->name, name))
+			return true;
+	return false;
+}
+
+static void free_tool(struct hl_tool *t)
+{
+	if (!t)
+		return;
+	free((char *)t->name);
+	free((char *)t->title);
+	free((char *)t->description);
+	free((char *)t->input_schema);
+	free((char *)t->output_schema);
+	free((char *)t->scope);
+	free(t);
+}
+
+int hl_tool_register(const hl_tool **out, const hl_tool_def *def)
+{
+	struct hl_tool *t;
+	int err;
+
+	if (out)
+		*out = NULL;
+	if (!def || def->version != HL_TOOL_DEF_VERSION)
+		return hl__err(HL_EINVALID, HL_ERROR_TOOL, "hl_tool_def: missing, or version not supported");
+	if (!valid_name(def->name))
+		return hl__err(HL_EINVALID, HL_ERROR_TOOL, "tool name '%.80s' must match ^[a-zA-Z0-9_-]{1,64}$",
+		               def->name ? def->name : "(null)");
+	if (!def->description || !*def->description)
+		return hl__err(HL_EINVALID, HL_ERROR_TOOL, "tool %s: description is required", def->name);
+	if (!def->scope || !*def->scope)
+		return hl__err(HL_EINVALID, HL_ERROR_TOOL, "tool %s: scope is required", def->name);
+	if (!def->handler)
+		return hl__err(HL_EINVALID, HL_ERROR_TOOL, "tool %s: handler is required", def->name);
+	if (def->input_schema && (err = hl_schema__check(def->input_schema, "input_schema")) < 0)
+		return err;
+	if (def->output_schema && (err = hl_schema__check(def->output_schema, "output_schema")) < 0)
+		return err;
+
+	if (!(t = hl__calloc(1, sizeof(*t))))
+		return HL_ENOMEM;
+	t->name = hl__strdup(def->name);
+	t->title = hl__strdup(def->title ? def->title : def->name);
+	t->description = hl__strdup(def->description);
+	t->input_schema = hl__strdup(def->input_schema ? def->input_schema
+	                                               : "{\"type\":\"object\",\"additionalProperties\":false}");
+	t->output_schema = hl__strdup(def->output_schema ? def->output_schema : "{\"type\":\"object\"}");
+	t->scope = hl__strdup(def->scope);
+	t->flags = def->flags;
+	t->handler = def->handler;
+	t->payload = def->payload;
+	if (!t->name || !t->title || !t->description || !t->input_schema || !t->output_schema || !t->scope) {
+		free_tool(t);
+		return HL_ENOMEM;
+	}
+
+	pthread_mutex_lock(&reg_lock);
+	if (name_taken_locked(def->name)) {
+		pthread_mutex_unlock(&reg_lock);
+		free_tool(t);
+		return hl__err(HL_EEXISTS, HL_ERROR_TOOL, "tool %s is already in the table", def->name);
+	}
+	if (reg_tail)
+		reg_tail->next = t;
+	else
+		reg_head = t;
+	reg_tail = t;
+	reg_count++;
+	pthread_mutex_unlock(&reg_lock);
+	if (out)
+		*out = t;
+	return 0;
+}
