@@ -1,0 +1,46 @@
+/*
+ * testutil.h: helpers for the cmocka unit tests.
+ */
+#ifndef HL_TESTUTIL_H
+#define HL_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <homelab.h>
+
+/* A fresh temporary directory (removed with everything in it by
+ * tu_tmpdir_cleanup, at exit at the latest). Returns its path. */
+const char *tu_tmpdir(void);
+void tu_tmpdir_cleanup(void);
+
+/* tu_path("x.db"): a path inside the temporary directory (static buffer
+ * rotation: up to 8 paths live at once). */
+const char *tu_path(const char *name);
+
+/* Path of a file in tests/fixtures (from $HOMELAB_FIXTURES). */
+const char *tu_fixture(const char *name);
+
+/* Open a context on path (NULL: a fresh file in the temp dir); fails the
+ * test on error. */
+hl_ctx *tu_open(const char *path);
+/* Same, with the demo inventory loaded. */
+hl_ctx *tu_open_demo(void);
+
+/* Run sql on a database file with the sqlite3 C API (to build fixtures and
+ * to look at what the library wrote). Fails the test on error. */
+void tu_sql(const char *db_path, const char *sql);
+/* First column of the first row of a query, as text (static buffer), or NULL. */
+const char *tu_sql_text(const char *db_path, const char *sql);
+
+/* Assert that rc is code and the last error message contains needle. */
+#define tu_assert_error(rc, code, needle) tu_assert_error_(rc, code, needle, __FILE__, __LINE__)
+void tu_assert_error_(int rc, int code, const char *needle, const char *file, int line);
+
+/* Call a tool by name with JSON arguments; returns rc, result in *out (caller disposes). */
+int tu_call(hl_buf *out, hl_ctx *ctx, const char *tool, const char *args);
+
+#endif
