@@ -1,1 +1,180 @@
-int main(void) { return 0; }
+/*
+ * main.c: `homelab`, the command-line front end of libhomelab.
+ *
+ * Global options, the table of command groups, dispatch and help. Each
+ * group lives in its own cmd_<group>.c.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const struct cli_group cli_groups[] = {
+	{ "vms", "list, show, add, change and remove virtual machines",
+	  "vms list [--status S] [--host H]\n"
+	  "vms show NAME|VMID\n"
+	  "vms add NAME [--id VMID] [--ip IP] [--status S] [--host H] [--ssh-user U] [--ssh-port P]\n"
+	  "vms set NAME|VMID [--name N] [--id VMID] [--ip IP] [--status S] [--host H] [--ssh-user U] [--ssh-port P]\n"
+	  "vms rm NAME|VMID [--force]          --force also removes the VM's services\n",
+	  cmd_vms },
+	{ "hosts", "list, show, add, change and remove Proxmox hosts",
+	  "hosts list\n"
+	  "hosts show NAME|ID\n"
+	  "hosts add NAME [--ip IP] [--id ID]\n"
+	  "hosts set NAME|ID [--name N] [--ip IP]\n"
+	  "hosts rm NAME|ID\n",
+	  cmd_hosts },
+	{ "services", "list, show, check, add, change and remove services",
+	  "services list [--vm NAME|VMID]\n"
+	  "services show NAME\n"
+	  "services check NAME [--timeout-s S]   HTTP health check\n"
+	  "services add NAME [--url URL] [--port P] [--protocol P] [--health PATH] [--vm NAME]\n"
+	  "services set NAME [--name N] [--url URL] [--port P] [--protocol P] [--health PATH] [--vm NAME]\n"
+	  "services rm NAME\n",
+	  cmd_services },
+	{ "ip", "look up, list, allocate and release IP addresses",
+	  "ip lookup IP                        which VM, host or allocation holds IP\n"
+	  "ip list [--subnet CIDR]\n"
+	  "ip allocate --subnet CIDR --to NAME [--hostname H] [--type T]\n"
+	  "ip add IP --to NAME [--hostname H] [--type T]\n"
+	  "ip release IP\n",
+	  cmd_ip },
+	{ "tools", "list the tools, show their schemas, call one",
+	  "tools list\n"
+	  "tools schema NAME [--output]        input (or output) JSON Schema\n"
+	  "tools call NAME [key=value ...]     values are typed by the schema\n"
+	  "tools call NAME --args JSON         arguments as one JSON object ('-' reads stdin)\n",
+	  cmd_tools },
+	{ "db", "create the database, load the demo inventory, show where it is",
+	  "db init [--demo]                    create (and migrate) the database\n"
+	  "db info                             path, schema version, counts\n"
+	  "db path                             print the database path\n",
+	  cmd_db },
+	{ NULL, NULL, NULL, NULL }
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: homelab [--db PATH] [--json] [--yes] COMMAND [ARGS...]\n"
+	        "       homelab [--db PATH]              (no command: interactive shell)\n"
+	        "\n"
+	        "Manage a homelab: VMs, Proxmox hosts, services and IP addresses.\n"
+	        "\n"
+	        "Commands:\n");
+	for (const struct cli_group *g = cli_groups; g->name; g++)
+		fprintf(f, "  %-10s %s\n", g->name, g->summary);
+	fprintf(f,
+	        "  %-10s %s\n"
+	        "\n"
+	        "Options:\n"
+	        "  --db PATH   inventory database (default: $HOMELAB_DB_PATH, else\n"
+	        "              $XDG_DATA_HOME/homelab/homelab.db)\n"
+	        "  --json      print results as JSON, exactly as the tool returns them\n"
+	        "  --yes, -y   do not ask before changing or removing things\n"
+	        "  --help, -h  this help; `homelab COMMAND --help` for a command's help\n"
+	        "  --version   print the version\n"
+	        "\n"
+	        "Exit codes: 0 ok, 1 error, 2 usage error or invalid argument, 3 not found.\n",
+	        "shell", "interactive shell with completion");
+}
+
+bool cli_is_help(const char *arg)
+{
+	return !strcmp(arg, "--help") || !strcmp(arg, "-h") || !strcmp(arg, "help");
+}
+
+void cli_group_help(FILE *f, const struct cli_group *g)
+{
+	const char *p = g->usage;
+
+	fprintf(f, "homelab %s: %s\n\nusage:\n", g->name, g->summary);
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		fprintf(f, "  homelab %.*s\n", (int)n, p);
+		p += n + (nl ? 1 : 0);
+	}
+}
+
+int cli_dispatch(struct cli *c, int argc, char **argv)
+{
+	if (argc == 0) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	if (cli_is_help(argv[0])) {
+		if (argc > 1)
+			for (const struct cli_group *g = cli_groups; g->name; g++)
+				if (!strcmp(g->name, argv[1])) {
+					cli_group_help(stdout, g);
+					return CLI_OK;
+				}
+		usage(stdout);
+		return CLI_OK;
+	}
+	for (const struct cli_group *g = cli_groups; g->name; g++) {
+		if (strcmp(g->name, argv[0]) != 0)
+			continue;
+		if (argc == 1) {
+			cli_group_help(stderr, g);
+			return CLI_USAGE;
+		}
+		if (cli_is_help(argv[1])) {
+			cli_group_help(stdout, g);
+			return CLI_OK;
+		}
+		return g->fn(c, argc, argv);
+	}
+	if (!strcmp(argv[0], "shell"))
+		return c->interactive ? CLI_OK : cli_repl(c);
+	return cli_usage_error("unknown command '%s' (try 'homelab --help')", argv[0]);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	int i, rc;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--db") || !strncmp(a, "--db=", 5)) {
+			if (a[4] == '=')
+				c.db_path = a + 5;
+			else if (i + 1 < argc)
+				c.db_path = argv[++i];
+			else
+				return cli_usage_error("--db needs a path");
+			if (!*c.db_path)
+				return cli_usage_error("--db needs a path");
+		} else if (!strcmp(a, "--json")) {
+			c.json = true;
+		} else if (!strcmp(a, "--yes") || !strcmp(a, "-y")) {
+			c.yes = true;
+		} else if (!strcmp(a, "--version")) {
+			printf("homelab %s (libhomelab %s)\n", HOMELAB_VERSION, hl_version());
+			return CLI_OK;
+		} else if (cli_is_help(a)) {
+			usage(stdout);
+			return CLI_OK;
+		} else if (!strcmp(a, "--")) {
+			i++;
+			break;
+		} else {
+			return cli_usage_error("unknown option '%s' (try 'homelab --help')", a);
+		}
+	}
+	if (i == argc) {
+		if (isatty(STDIN_FILENO))
+			rc = cli_repl(&c);
+		else {
+			usage(stderr);
+			rc = CLI_USAGE;
+		}
+	} else {
+		rc = cli_dispatch(&c, argc - i, argv + i);
+	}
+	hl_ctx_free(c.ctx);
+	return rc;
+}

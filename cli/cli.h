@@ -1,0 +1,106 @@
+/*
+ * cli.h: what the command files of `homelab` share.
+ *
+ * The CLI uses only the public API of libhomelab (<homelab.h>). A command
+ * group (vms, hosts, creds, ...) is one function in its own cmd_<group>.c,
+ * listed once in the table in main.c. Reads go through the tool table:
+ * cli_run_tool() turns options into a tool's JSON arguments using the tool's
+ * own input schema, and prints the result as a table or as JSON.
+ */
+#ifndef HOMELAB_CLI_H
+#define HOMELAB_CLI_H
+
+#include <homelab.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Exit codes (documented in `homelab --help` and the README). */
+enum {
+	CLI_OK = 0,
+	CLI_ERROR = 1,    /* the operation failed */
+	CLI_USAGE = 2,    /* bad command line or invalid argument value */
+	CLI_NOTFOUND = 3  /* the VM, host, service, IP or tool does not exist */
+};
+
+struct cli {
+	const char *db_path;  /* --db, or NULL for the library default */
+	bool json;            /* --json: print the tool's JSON result */
+	bool yes;             /* --yes: do not ask before changing things */
+	bool interactive;     /* running inside the REPL */
+	hl_ctx *ctx;          /* opened on first use by cli_ctx() */
+};
+
+/* A command group: `homelab <name> ...`. argv[0] is the group name. */
+struct cli_group {
+	const char *name;
+	const char *summary;
+	const char *usage;   /* the subcommands, one per line, shown by `homelab <name> --help` */
+	int (*fn)(struct cli *c, int argc, char **argv);
+};
+
+extern const struct cli_group cli_groups[];
+
+/* The open context (opening the database on first use). NULL after printing
+ * the error; *rc then holds the exit code. */
+hl_ctx *cli_ctx(struct cli *c, int *rc);
+
+/* Print "homelab: <the library's last error>" and map the code to an exit code. */
+int cli_fail(int code);
+/* Print "homelab: <message>" (printf-style) and return CLI_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Map a library code to an exit code. */
+int cli_exit_code(int code);
+
+/* Print a group's usage (summary + usage text) to f. */
+void cli_group_help(FILE *f, const struct cli_group *g);
+
+/* Is this argv element a request for help? */
+bool cli_is_help(const char *arg);
+
+/*
+ * Options of a subcommand: parse `--name VALUE`, `--name=VALUE` and boolean
+ * `--flag` out of argv, leaving the positional arguments. `spec` lists the
+ * accepted options: "status=", "host=", "force" (no '=' means a flag).
+ * Unknown options are usage errors.
+ */
+#define CLI_MAX_OPTS 16
+#define CLI_MAX_POS 8
+struct cli_args {
+	const char *names[CLI_MAX_OPTS];
+	const char *values[CLI_MAX_OPTS]; /* flags: "1" when given */
+	int nopts;
+	const char *pos[CLI_MAX_POS];
+	int npos;
+};
+int cli_parse(struct cli_args *a, int argc, char **argv, const char *const *spec);
+const char *cli_opt(const struct cli_args *a, const char *name);
+bool cli_flag(const struct cli_args *a, const char *name);
+
+/*
+ * Call a tool with arguments built from "key=value" pairs (values typed by
+ * the tool's input schema: integer, number, boolean, string, or JSON for
+ * objects and arrays) and print the result. Returns an exit code.
+ */
+int cli_call_tool(struct cli *c, const char *tool, int npairs, const char *const *pairs);
+
+/* Print a JSON result: --json prints it as is, else as tables. */
+void cli_print_result(struct cli *c, const char *json);
+
+/* Ask "question [y/N]" on the terminal when interactive and not --yes.
+ * Returns true to go on. Non-interactive runs (no terminal) go on. */
+bool cli_confirm(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The REPL (readline), with completion from the command and tool tables. */
+int cli_repl(struct cli *c);
+/* Run one command line (argv without the program name). */
+int cli_dispatch(struct cli *c, int argc, char **argv);
+
+/* Command groups */
+int cmd_db(struct cli *c, int argc, char **argv);
+int cmd_vms(struct cli *c, int argc, char **argv);
+int cmd_hosts(struct cli *c, int argc, char **argv);
+int cmd_services(struct cli *c, int argc, char **argv);
+int cmd_ip(struct cli *c, int argc, char **argv);
+int cmd_tools(struct cli *c, int argc, char **argv);
+
+#endif

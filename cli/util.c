@@ -1,0 +1,153 @@
+/*
+ * util.c: the CLI's shared helpers: opening the database, errors and exit
+ * codes, option parsing and confirmation prompts.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+hl_ctx *cli_ctx(struct cli *c, int *rc)
+{
+	hl_ctx_options opts = HL_CTX_OPTIONS_INIT;
+	int err;
+
+	if (c->ctx)
+		return c->ctx;
+	opts.db_path = c->db_path;
+	if ((err = hl_ctx_open(&c->ctx, &opts)) < 0) {
+		*rc = cli_fail(err);
+		return NULL;
+	}
+	return c->ctx;
+}
+
+int cli_exit_code(int code)
+{
+	switch (code) {
+	case HL_OK:
+		return CLI_OK;
+	case HL_ENOTFOUND:
+		return CLI_NOTFOUND;
+	case HL_EINVALID:
+		return CLI_USAGE;
+	default:
+		return CLI_ERROR;
+	}
+}
+
+int cli_fail(int code)
+{
+	const hl_error *e = hl_error_last();
+
+	fprintf(stderr, "homelab: %s\n", e->code == code && e->code != HL_OK ? e->message : hl_strerror(code));
+	return cli_exit_code(code);
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("homelab: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_USAGE;
+}
+
+static const char *find_spec(const char *const *spec, const char *name, size_t len, bool *takes_value)
+{
+	for (; spec && *spec; spec++) {
+		size_t n = strcspn(*spec, "=");
+		if (n == len && !strncmp(*spec, name, len)) {
+			*takes_value = (*spec)[n] == '=';
+			return *spec;
+		}
+	}
+	return NULL;
+}
+
+int cli_parse(struct cli_args *a, int argc, char **argv, const char *const *spec)
+{
+	bool only_pos = false;
+
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i], *name, *eq, *value = NULL;
+		bool takes_value;
+		size_t len;
+
+		if (only_pos || arg[0] != '-' || arg[1] != '-' || !arg[2]) {
+			if (!only_pos && !strcmp(arg, "--")) {
+				only_pos = true;
+				continue;
+			}
+			if (a->npos == CLI_MAX_POS)
+				return cli_usage_error("too many arguments");
+			a->pos[a->npos++] = arg;
+			continue;
+		}
+		name = arg + 2;
+		eq = strchr(name, '=');
+		len = eq ? (size_t)(eq - name) : strlen(name);
+		if (!find_spec(spec, name, len, &takes_value))
+			return cli_usage_error("unknown option '--%.*s'", (int)len, name);
+		if (takes_value) {
+			if (eq)
+				value = eq + 1;
+			else if (i + 1 < argc)
+				value = argv[++i];
+			else
+				return cli_usage_error("option '--%.*s' needs a value", (int)len, name);
+		} else {
+			if (eq)
+				return cli_usage_error("option '--%.*s' takes no value", (int)len, name);
+			value = "1";
+		}
+		if (a->nopts == CLI_MAX_OPTS)
+			return cli_usage_error("too many options");
+		/* names point into argv: store the spec's name, which is NUL-terminated at '=' or end */
+		for (const char *const *s = spec; *s; s++)
+			if (strcspn(*s, "=") == len && !strncmp(*s, name, len)) {
+				a->names[a->nopts] = *s;
+				break;
+			}
+		a->values[a->nopts++] = value;
+	}
+	return CLI_OK;
+}
+
+const char *cli_opt(const struct cli_args *a, const char *name)
+{
+	size_t len = strlen(name);
+	const char *v = NULL;
+
+	for (int i = 0; i < a->nopts; i++)
+		if (strcspn(a->names[i], "=") == len && !strncmp(a->names[i], name, len))
+			v = a->values[i]; /* the last one wins */
+	return v;
+}
+
+bool cli_flag(const struct cli_args *a, const char *name)
+{
+	return cli_opt(a, name) != NULL;
+}
+
+bool cli_confirm(struct cli *c, const char *fmt, ...)
+{
+	char line[16];
+	va_list ap;
+
+	if (c->yes || !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+		return true;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" [y/N] ", stderr);
+	fflush(stderr);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	return line[0] == 'y' || line[0] == 'Y';
+}
