@@ -406,6 +406,14 @@ int hl_schema_version(void)
 	return HL_SCHEMA_VERSION;
 }
 
+/* True when any write permission bit (user, group, other) of path is set. */
+static bool file_has_write_bit(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) != 0 || (sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)) != 0;
+}
+
 static int open_db(hl_ctx *ctx, unsigned int flags, int busy_ms)
 {
 	bool memory = strcmp(ctx->path, ":memory:") == 0;
@@ -422,7 +430,10 @@ static int open_db(hl_ctx *ctx, unsigned int flags, int busy_ms)
 		if (stat(ctx->path, &sb) == 0 && S_ISDIR(sb.st_mode))
 			return hl__err(HL_EINVALID, HL_ERROR_DB, "%s: is a directory, not a database", ctx->path);
 	}
-	ctx->readonly = (flags & HL_CTX_READONLY) || (exists && !memory && access(ctx->path, W_OK) != 0);
+	/* A file without any write permission bit is read-only even for root
+	 * (for whom access() always says writable): never migrate it. */
+	ctx->readonly = (flags & HL_CTX_READONLY) ||
+	                (exists && !memory && (access(ctx->path, W_OK) != 0 || !file_has_write_bit(ctx->path)));
 	if (!exists && (err = make_parent_dirs(ctx->path)) < 0)
 		return err;
 	oflags |= ctx->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -444,12 +455,15 @@ static int open_db(hl_ctx *ctx, unsigned int flags, int busy_ms)
 			               "or is damaged)", ctx->path);
 		return err;
 	}
+	/* Another application's database may have a user_version of its own:
+	 * judge by the tables first, so it is never taken for (and migrated as)
+	 * an inventory. */
+	if (tables > 0 && seeds == 0)
+		return hl__err(HL_ECORRUPT, HL_ERROR_DB, "%s: a SQLite database, but not a homelab inventory "
+		               "(none of its tables is virtual_machines, proxmox_hosts, ...)", ctx->path);
 	if (version > HL_SCHEMA_VERSION)
 		return hl__err(HL_ECORRUPT, HL_ERROR_DB, "%s: schema version %d is newer than this libhomelab "
 		               "understands (%d); upgrade libhomelab", ctx->path, version, HL_SCHEMA_VERSION);
-	if (tables > 0 && version == 0 && seeds == 0)
-		return hl__err(HL_ECORRUPT, HL_ERROR_DB, "%s: a SQLite database, but not a homelab inventory "
-		               "(none of its tables is virtual_machines, proxmox_hosts, ...)", ctx->path);
 
 	if (!ctx->readonly) {
 		sqlite3_exec(ctx->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);

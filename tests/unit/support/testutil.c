@@ -8,6 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 static char tmpdir[256];
 
@@ -149,4 +154,180 @@ int tu_call(hl_buf *out, hl_ctx *ctx, const char *tool, const char *args)
 	if (!t)
 		fail_msg("no tool %s", tool);
 	return hl_tool_call(out, ctx, t, args, NULL);
+}
+
+/* ------------------------------------------------------------------ files --- */
+
+char *tu_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n + 1)) != NULL) {
+		if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		} else {
+			buf[n] = '\0';
+			if (len)
+				*len = (size_t)n;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+void tu_copy_file(const char *from, const char *to)
+{
+	size_t n = 0;
+	char *data = tu_read_file(from, &n);
+	FILE *f;
+
+	if (!data)
+		fail_msg("cannot read %s", from);
+	f = fopen(to, "wb");
+	if (!f || fwrite(data, 1, n, f) != n) {
+		free(data);
+		if (f)
+			fclose(f);
+		fail_msg("cannot write %s", to);
+	}
+	fclose(f);
+	free(data);
+}
+
+void tu_sql_fixture(const char *db_path, const char *fixture)
+{
+	char *sql = tu_read_file(tu_fixture(fixture), NULL);
+
+	if (!sql)
+		fail_msg("cannot read fixture %s", fixture);
+	tu_sql(db_path, sql);
+	free(sql);
+}
+
+/* ------------------------------------------------------- loopback HTTP --- */
+
+static int listen_loopback(int *port)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* 127.0.0.1 only, ever */
+	a.sin_port = 0;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 16) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+		close(fd);
+		return -1;
+	}
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void http_child(int fd, int status, int delay_ms, const char *log)
+{
+	for (;;) {
+		char req[4096], reply[256];
+		size_t got = 0;
+		int c = accept(fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		/* Read up to the end of the headers. */
+		while (got < sizeof(req) - 1) {
+			ssize_t n = read(c, req + got, sizeof(req) - 1 - got);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+			req[got] = '\0';
+			if (strstr(req, "\r\n\r\n"))
+				break;
+		}
+		req[got] = '\0';
+		{
+			FILE *f = fopen(log, "a");
+			char *eol = strstr(req, "\r\n");
+			if (f) {
+				fprintf(f, "%.*s\n", eol ? (int)(eol - req) : (int)got, req);
+				fclose(f);
+			}
+		}
+		if (delay_ms > 0)
+			usleep((useconds_t)delay_ms * 1000);
+		if (status == TU_HTTP_SILENT) {
+			pause();
+			_exit(0);
+		}
+		if (status != TU_HTTP_CLOSE) {
+			int n = snprintf(reply, sizeof(reply),
+			                 "HTTP/1.1 %d Test\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n%s"
+			                 "Connection: close\r\n\r\nok",
+			                 status, status >= 300 && status < 400 ? "Location: /elsewhere\r\n" : "");
+			if (write(c, reply, (size_t)n) < 0)
+				_exit(1);
+		}
+		close(c);
+	}
+}
+
+void tu_http_start(tu_http *srv, int status, int delay_ms)
+{
+	static int n;
+	char name[64];
+	pid_t pid;
+	int fd;
+
+	memset(srv, 0, sizeof(*srv));
+	snprintf(name, sizeof(name), "http%d.log", n++);
+	snprintf(srv->log, sizeof(srv->log), "%s", tu_path(name));
+	fd = listen_loopback(&srv->port);
+	if (fd < 0)
+		fail_msg("cannot listen on 127.0.0.1");
+	pid = fork();
+	if (pid < 0)
+		fail_msg("fork failed");
+	if (pid == 0) {
+		http_child(fd, status, delay_ms, srv->log);
+		_exit(0);
+	}
+	close(fd);
+	srv->pid = (int)pid;
+}
+
+void tu_http_stop(tu_http *srv)
+{
+	if (srv->pid > 0) {
+		kill((pid_t)srv->pid, SIGKILL);
+		waitpid((pid_t)srv->pid, NULL, 0);
+	}
+	srv->pid = 0;
+}
+
+const char *tu_http_requests(const tu_http *srv)
+{
+	static char out[4096];
+	char *data = tu_read_file(srv->log, NULL);
+
+	snprintf(out, sizeof(out), "%s", data ? data : "");
+	free(data);
+	return out;
+}
+
+int tu_closed_port(void)
+{
+	int port = 0, fd = listen_loopback(&port);
+
+	if (fd < 0)
+		fail_msg("cannot listen on 127.0.0.1");
+	close(fd); /* nothing listens there now */
+	return port;
 }

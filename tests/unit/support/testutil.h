@@ -5,6 +5,7 @@
 #define HL_TESTUTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -44,3 +45,35 @@ void tu_assert_error_(int rc, int code, const char *needle, const char *file, in
 int tu_call(hl_buf *out, hl_ctx *ctx, const char *tool, const char *args);
 
 #endif
+
+/* ------------------------------------------------------------------ files --- */
+
+/* The whole contents of a file (malloc'd, NUL-terminated; caller frees), or NULL. */
+char *tu_read_file(const char *path, size_t *len);
+/* Copy a file; fails the test on error. */
+void tu_copy_file(const char *from, const char *to);
+/* Run the SQL of a fixture file (tests/fixtures/NAME) on a new database at path. */
+void tu_sql_fixture(const char *db_path, const char *fixture);
+
+/* ------------------------------------------------------- loopback HTTP --- */
+
+/* A tiny HTTP server in a child process, listening on 127.0.0.1 only. */
+typedef struct {
+	int pid;
+	int port;
+	char log[512]; /* file the child appends each request line to */
+} tu_http;
+
+enum {
+	TU_HTTP_CLOSE = -1,  /* accept, read the request, close without answering */
+	TU_HTTP_SILENT = -2  /* accept and never answer */
+};
+
+/* Start a server that answers every request with `status` (or a TU_HTTP_*
+ * behaviour) after delay_ms. A 3xx answer carries "Location: /elsewhere". */
+void tu_http_start(tu_http *srv, int status, int delay_ms);
+void tu_http_stop(tu_http *srv);
+/* The request lines the server has seen so far ("GET /health HTTP/1.1\n..."), static buffer. */
+const char *tu_http_requests(const tu_http *srv);
+/* A loopback port on which nothing listens. */
+int tu_closed_port(void);
