@@ -1,0 +1,58 @@
+# libhomelab: the two commands a new machine needs.
+#
+#   make run    install what is missing, build, create the default database
+#               with the demo inventory if there is none, run the main program
+#   make test   install what is missing, build, run every test (also under
+#               AddressSanitizer + UndefinedBehaviorSanitizer)
+#
+# Everything else is plain CMake underneath (build/ and build-asan/).
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+PREFIX     ?= /usr/local
+
+HOMELAB = $(BUILD)/homelab
+
+.PHONY: all deps build run test test-fast test-asan bench install clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The default database is $HOMELAB_DB_PATH, else $XDG_DATA_HOME/homelab/homelab.db.
+run: build
+	@db=$$($(HOMELAB) db path) || exit 1; \
+	if [ ! -e "$$db" ]; then \
+		echo "creating $$db with the demo inventory (loopback addresses only)"; \
+		$(HOMELAB) db init --demo || exit 1; \
+	fi; \
+	echo "inventory: $$db"; \
+	$(HOMELAB) vms list
+
+test: build test-fast test-asan
+
+test-fast:
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHOMELAB_SANITIZE=ON -DHOMELAB_BENCH=OFF $(CMAKE_ARGS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	$(BUILD)/bench/bench_inventory
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
