@@ -158,7 +158,7 @@ int hl_ip_list(hl_ip_alloc_array **out, hl_ctx *ctx, const char *cidr)
 			: IP_SELECT " WHERE hl_ipv4_num(ip_address) BETWEEN ?1 AND ?2 ORDER BY hl_ipv4_num(ip_address)");
 	else
 		err = hl_db__prepare(ctx, &st, ctx->has_ext_columns ? IP_SELECT " ORDER BY ip_num, ip_address"
-		                                                    : IP_SELECT " ORDER BY ip_address");
+		                                                    : IP_SELECT " ORDER BY hl_ipv4_num(ip_address), ip_address");
 	if (err < 0)
 		return err;
 	sqlite3_bind_int64(st, 1, first);

@@ -2,6 +2,7 @@
  * testutil.c: helpers for the cmocka unit tests.
  */
 #include "testutil.h"
+#include "schema.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -330,4 +331,69 @@ int tu_closed_port(void)
 		fail_msg("cannot listen on 127.0.0.1");
 	close(fd); /* nothing listens there now */
 	return port;
+}
+
+/* ---------------------------------------------------------- tool results --- */
+
+void tu_check_output(const char *tool, const char *result_json)
+{
+	const hl_tool *t = hl_tool_lookup(tool);
+	struct json_object *schema = NULL, *value = NULL;
+	char msg[1100];
+	int rc;
+
+	if (!t)
+		fail_msg("no tool %s", tool);
+	if (hl_json__parse(&schema, hl_tool_output_schema(t), strlen(hl_tool_output_schema(t)), "schema") < 0)
+		fail_msg("%s: output schema does not parse: %s", tool, hl_error_last()->message);
+	if (hl_json__parse(&value, result_json, strlen(result_json), "result") < 0) {
+		json_object_put(schema);
+		fail_msg("%s: result does not parse: %s", tool, hl_error_last()->message);
+	}
+	rc = hl_schema__validate(schema, value, "result");
+	snprintf(msg, sizeof(msg), "%s", hl_error_last()->message);
+	json_object_put(schema);
+	json_object_put(value);
+	if (rc != 0)
+		fail_msg("%s: result does not match the output schema: %s\n%s", tool, msg, result_json);
+}
+
+struct json_object *tu_call_ok(hl_ctx *ctx, const char *tool, const char *args)
+{
+	hl_buf out = HL_BUF_INIT;
+	struct json_object *o = NULL;
+	int rc = tu_call(&out, ctx, tool, args);
+
+	if (rc != 0)
+		fail_msg("%s(%s): %s %s", tool, args ? args : "", hl_error_name(rc), hl_error_last()->message);
+	if (!out.ptr || out.size != strlen(out.ptr))
+		fail_msg("%s: result buffer is inconsistent", tool);
+	tu_check_output(tool, out.ptr);
+	if (hl_json__parse(&o, out.ptr, out.size, "result") < 0)
+		fail_msg("%s: result does not parse", tool);
+	hl_buf_dispose(&out);
+	return o;
+}
+
+struct json_object *tu_jget(struct json_object *o, const char *path)
+{
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *part = strtok_r(buf, ".", &save); part && o; part = strtok_r(NULL, ".", &save)) {
+		if (json_object_is_type(o, json_type_array)) {
+			size_t i = (size_t)strtoul(part, NULL, 10);
+			o = i < json_object_array_length(o) ? json_object_array_get_idx(o, i) : NULL;
+		} else if (!json_object_object_get_ex(o, part, &o)) {
+			return NULL;
+		}
+	}
+	return o;
+}
+
+const char *tu_jstr(struct json_object *o, const char *path)
+{
+	struct json_object *v = tu_jget(o, path);
+
+	return v && !json_object_is_type(v, json_type_null) ? json_object_get_string(v) : NULL;
 }

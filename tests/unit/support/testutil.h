@@ -77,3 +77,18 @@ void tu_http_stop(tu_http *srv);
 const char *tu_http_requests(const tu_http *srv);
 /* A loopback port on which nothing listens. */
 int tu_closed_port(void);
+
+/* ---------------------------------------------------------- tool results --- */
+
+struct json_object;
+
+/* Validate result JSON text against the output schema of a tool; fails the test otherwise. */
+void tu_check_output(const char *tool, const char *result_json);
+/* Call a tool that must succeed; the result is checked against the tool's
+ * output schema and returned parsed (release with json_object_put). */
+struct json_object *tu_call_ok(hl_ctx *ctx, const char *tool, const char *args);
+/* A value inside a JSON tree by a dotted path; array indexes are numbers:
+ * "vms.1.name". NULL when absent. */
+struct json_object *tu_jget(struct json_object *o, const char *path);
+/* The value at path as text ("101", "whisper", "true"); NULL when absent or null. */
+const char *tu_jstr(struct json_object *o, const char *path);
