@@ -1,0 +1,208 @@
+"""Progress callbacks, cancellation, and tools written in Python (hl_tool_register).
+
+No tool of the library reports progress yet (ollama_pull_model will), so
+these tests register tools from Python whose handlers call the C progress
+callback through hl_call_options, exactly as a C tool does, and return
+HL_EUSER when it says stop.
+"""
+import inspect
+import threading
+
+import pytest
+
+import homelab
+
+STEPS_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["steps"],
+                "properties": {"steps": {"type": "integer", "minimum": 0, "maximum": 1000,
+                                         "description": "how many progress reports to send"},
+                               "label": {"type": "string", "description": "what to call them"}}}
+done_steps = []
+
+
+def _steps(args, call):
+    n = 0
+    for i in range(args["steps"]):
+        call.progress(f"{args.get('label', 'step')} {i + 1}", i + 1, args["steps"])
+        n += 1
+        done_steps.append(n)
+    return {"steps": n, "principal": call.principal, "client_addr": call.client_addr}
+
+
+STEPS = homelab.register_tool(
+    "pytest_steps", _steps, title="Count steps", description="Report progress a given number of times.",
+    scope="pytest:run", input_schema=STEPS_SCHEMA,
+    output_schema={"type": "object", "required": ["steps"], "properties": {"steps": {"type": "integer"}}},
+    flags=homelab.ToolFlags.READONLY | homelab.ToolFlags.PROGRESS)
+
+
+def test_registered_tool_is_in_the_table(empty):
+    assert STEPS.name == "pytest_steps" and STEPS.method == "pytest_steps"
+    assert STEPS.progress and STEPS.scope == "pytest:run"
+    names = [t.name for t in homelab.tools()]
+    assert names.index("pytest_steps") > names.index("homelab_allocate_ip")  # built-in tools first
+    assert "pytest_steps" in [t.name for t in empty.tools()]
+    sig = inspect.signature(empty.pytest_steps)
+    assert list(sig.parameters) == ["steps", "label", "progress"]
+    assert sig.parameters["steps"].default is inspect.Parameter.empty
+    assert "how many progress reports to send" in empty.pytest_steps.__doc__
+
+
+def test_progress_reports_arrive_in_order(empty):
+    seen = []
+    r = empty.call("pytest_steps", steps=4, progress=seen.append)
+    assert r["steps"] == 4
+    assert seen == [homelab.Progress(f"step {i}", float(i), 4.0) for i in range(1, 5)]
+    assert seen[1].fraction == 0.5
+    seen.clear()
+    assert empty.pytest_steps(steps=2, label="chunk", progress=seen.append)["steps"] == 2
+    assert [p.message for p in seen] == ["chunk 1", "chunk 2"]
+
+
+def test_no_callback_no_reports(empty):
+    assert empty.pytest_steps(steps=3)["steps"] == 3
+
+
+class Stop(Exception):
+    pass
+
+
+def test_exception_in_callback_cancels_and_is_reraised(empty):
+    done_steps.clear()
+    seen = []
+    exc = Stop("enough")
+
+    def cb(p):
+        seen.append(p)
+        if p.completed >= 3:
+            raise exc
+
+    with pytest.raises(Stop) as ei:
+        empty.call("pytest_steps", steps=100, progress=cb)
+    assert ei.value is exc
+    assert len(seen) == 3
+    assert done_steps == [1, 2]  # the tool stopped at the third report
+    assert "cb" in "".join(str(tb.name) for tb in ei.traceback)  # the callback's own traceback
+    # The handle stays usable.
+    assert empty.pytest_steps(steps=1)["steps"] == 1
+
+
+def test_keyboard_interrupt_in_callback_is_reraised(empty):
+    def cb(p):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        empty.pytest_steps(steps=5, progress=cb)
+
+
+def test_cancel_without_python_exception_is_cancelled_error(empty):
+    def handler(args, call):
+        raise homelab.CancelledError("gave up", homelab.errors.code_of("HL_EUSER"), "HL_EUSER")
+
+    homelab.register_tool("pytest_gives_up", handler, description="Always stops.", scope="pytest:run")
+    with pytest.raises(homelab.CancelledError, match="^gave up$"):
+        empty.call("pytest_gives_up")
+
+
+def test_reentrant_call_from_callback_is_refused(empty):
+    def cb(p):
+        empty.list_vms()
+
+    with pytest.raises(homelab.HomelabError, match="re-entrant call"):
+        empty.pytest_steps(steps=2, progress=cb)
+
+
+def test_handler_errors_map_to_codes(empty):
+    def handler(args, call):
+        kind = args["kind"]
+        if kind == "key":
+            raise KeyError("widget 7")
+        if kind == "value":
+            raise ValueError("colour must be blue")
+        if kind == "homelab":
+            raise homelab.AuthError("not you", homelab.errors.code_of("HL_EAUTH"), "HL_EAUTH")
+        if kind == "list":
+            return ["not", "a", "dict"]
+        if kind == "zero":
+            return {"x": 1 / 0}
+        return {"kind": kind}
+
+    homelab.register_tool("pytest_fails", handler, description="Fails as asked.", scope="pytest:run",
+                          input_schema={"type": "object", "required": ["kind"],
+                                        "properties": {"kind": {"type": "string"}}})
+    assert empty.pytest_fails(kind="fine") == {"kind": "fine"}
+    with pytest.raises(homelab.NotFoundError, match="^KeyError: widget 7$") as ei:
+        empty.pytest_fails(kind="key")
+    assert isinstance(ei.value.__cause__, KeyError)
+    with pytest.raises(homelab.InvalidArgumentError, match="^ValueError: colour must be blue$"):
+        empty.pytest_fails(kind="value")
+    with pytest.raises(homelab.AuthError, match="^not you$"):
+        empty.pytest_fails(kind="homelab")
+    with pytest.raises(homelab.HomelabError, match="must return a dict, not list"):
+        empty.pytest_fails(kind="list")
+    with pytest.raises(homelab.HomelabError, match="ZeroDivisionError") as ei:
+        empty.pytest_fails(kind="zero")
+    assert type(ei.value) is homelab.HomelabError and ei.value.name == "HL_ERROR"
+    with pytest.raises(homelab.InvalidArgumentError):
+        empty.pytest_fails()  # the library validated before the handler ran
+
+
+def test_register_errors():
+    with pytest.raises(homelab.AlreadyExistsError, match="already in the table"):
+        homelab.register_tool("pytest_steps", _steps, description="again", scope="pytest:run")
+    with pytest.raises(homelab.AlreadyExistsError):
+        homelab.register_tool("homelab_list_vms", _steps, description="again", scope="pytest:run")
+    with pytest.raises(homelab.InvalidArgumentError, match="must match"):
+        homelab.register_tool("bad name!", _steps, description="x", scope="pytest:run")
+    with pytest.raises(homelab.InvalidArgumentError):
+        homelab.register_tool("pytest_bad_schema", _steps, description="x", scope="pytest:run",
+                              input_schema="{not json")
+
+
+def test_method_names_never_collide(empty):
+    h = lambda args, call: {"ok": True}  # noqa: E731
+    # "close" is Homelab's own: the tool keeps only call().
+    assert homelab.register_tool("close", h, description="x", scope="pytest:run").method is None
+    # "homelab_call" would strip to "call": it keeps its full name.
+    assert homelab.register_tool("homelab_call", h, description="x", scope="pytest:run").method == "homelab_call"
+    assert homelab.register_tool("pytest-hyphen", h, description="x", scope="pytest:run").method == "pytest_hyphen"
+    # "homelab_pytest_dup" takes pytest_dup; a later "pytest_dup" falls back to... its own full name,
+    # which is taken too, so it keeps only call().
+    assert homelab.register_tool("homelab_pytest_dup", h, description="x", scope="pytest:run").method == "pytest_dup"
+    assert homelab.register_tool("pytest_dup", h, description="y", scope="pytest:run").method is None
+    empty.close  # still the real method
+    assert empty.call("close") == {"ok": True}
+    assert empty.homelab_call() == {"ok": True}
+    assert empty.pytest_hyphen() == {"ok": True}
+    assert empty.call("pytest-hyphen") == {"ok": True}
+    assert empty.call("pytest_dup") == {"ok": True}
+    assert callable(homelab.Homelab.close) and not hasattr(homelab.Homelab.close, "_homelab_tool")
+
+
+def test_odd_property_names_stay_reachable(empty):
+    def h(args, call):
+        return {"got": args}
+
+    homelab.register_tool("pytest_odd", h, description="x", scope="pytest:run",
+                          input_schema={"type": "object", "properties": {
+                              "from": {"type": "string"}, "a-b": {"type": "integer"},
+                              "progress": {"type": "number"}}})
+    sig = inspect.signature(empty.pytest_odd)
+    assert "progress" in sig.parameters and "arguments" in sig.parameters
+    assert empty.pytest_odd(**{"from": "x", "a-b": 2}, progress=0.5) == {"got": {"from": "x", "a-b": 2, "progress": 0.5}}
+    assert empty.call("pytest_odd", {"progress": 1}) == {"got": {"progress": 1}}
+
+
+def test_tool_registered_in_another_thread_appears(empty):
+    def reg():
+        homelab.register_tool("pytest_from_thread", lambda a, c: {"t": 1}, description="x", scope="pytest:run")
+
+    th = threading.Thread(target=reg)
+    th.start()
+    th.join()
+    assert empty.pytest_from_thread() == {"t": 1}
+
+
+def test_call_options_reach_the_handler(db_path):
+    with homelab.Homelab(db_path, principal="alice") as hl:
+        r = hl.pytest_steps(steps=0)
+        assert r["steps"] == 0 and r["client_addr"] is None
