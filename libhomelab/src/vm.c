@@ -307,6 +307,11 @@ int hl_vm_update(hl_vm **out, hl_ctx *ctx, const char *ref, const hl_vm_spec *sp
 		goto fail;
 	if ((err = ip_free(ctx, ip, vm_id)) < 0)
 		goto fail;
+	/* Renumbering changes a key that services refer to: the foreign keys
+	 * are checked at commit, once the services follow (below). SQLite
+	 * turns this off again when the transaction ends. */
+	if (new_id != vm_id && (err = hl_db__exec(ctx, "PRAGMA defer_foreign_keys = ON")) < 0)
+		goto fail;
 	/* Each field: ?N IS NULL keeps the old value; a special "clear" value
 	 * sets NULL. */
 	if ((err = hl_db__prepare(ctx, &st,
