@@ -17,6 +17,14 @@ sys.path.insert(0, str(BINDINGS))
 
 import homelab  # noqa: E402
 
+try:
+    homelab.load_library()
+except homelab.LibraryNotFoundError as e:
+    # One clear line instead of the same error from every test. Under
+    # HOMELAB_SANITIZE the process needs LD_PRELOAD of libasan (see
+    # bindings/python/README.md).
+    pytest.exit(f"the Python binding cannot load libhomelab: {e}", returncode=1)
+
 
 def subprocess_env(**extra):
     """Environment for a child Python that imports the binding from the source tree.

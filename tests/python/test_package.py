@@ -35,7 +35,7 @@ def test_bad_homelab_library_is_an_error_not_a_fallback(tmp_path):
             "except homelab.LibraryNotFoundError as e:\n"
             "    print(e)\n", env)
     assert p.returncode == 0, p.stderr
-    assert "libhomelab not found (HOMELAB_LIBRARY is set, so nothing else was tried)" in p.stdout
+    assert "could not load libhomelab (HOMELAB_LIBRARY is set, so nothing else was tried)" in p.stdout
     assert str(tmp_path / "nope.so") + " (HOMELAB_LIBRARY: no such file)" in p.stdout
 
 
@@ -51,7 +51,7 @@ def test_not_found_lists_where_it_looked(tmp_path):
     assert p.returncode == 0, p.stderr
     if "system loader" not in p.stdout:  # a libhomelab is installed system-wide
         pytest.skip("libhomelab.so.0 is installed on this system: " + p.stdout.strip())
-    assert p.stdout.startswith("libhomelab not found; looked in: ")
+    assert p.stdout.startswith("could not load libhomelab; looked in: ")
     assert "libhomelab.so.0 (system loader: " in p.stdout
 
 
@@ -106,3 +106,20 @@ def test_typed():
     import typing
     hints = typing.get_type_hints(homelab.Homelab.call)
     assert hints["return"] == typing.Dict[str, typing.Any]
+
+
+def test_sanitized_library_without_the_asan_runtime_is_refused_politely(tmp_path):
+    # dlopen() of an ASan-built library into a plain python would abort the
+    # process; the binding notices first and says what to preload.
+    if "asan" in os.environ.get("LD_PRELOAD", ""):
+        pytest.skip("the ASan runtime is preloaded in this run")
+    fake = tmp_path / "libhomelab.so.0"
+    fake.write_bytes(b"\x7fELF" + b"\0" * 64 + b"libasan.so.8\0" + b"\0" * 64)
+    p = run("import homelab\n"
+            "try:\n"
+            "    homelab.tools()\n"
+            "except homelab.LibraryNotFoundError as e:\n"
+            "    print(e)\n", subprocess_env(HOMELAB_LIBRARY=str(tmp_path)))
+    assert p.returncode == 0, p.stderr
+    assert "built with AddressSanitizer, and the ASan runtime is not loaded" in p.stdout
+    assert "LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0" in p.stdout

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import mmap
 import os
 import threading
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_int,
@@ -214,6 +215,23 @@ def _asan_hint(reasons: List[str]) -> str:
     return ""
 
 
+def _needs_asan(path: str) -> bool:
+    """True when path is linked against libasan but this process has no ASan runtime.
+
+    dlopen()ing such a library would not fail politely: the ASan runtime
+    aborts the whole process ("ASan runtime does not come first").
+    """
+    try:
+        with open(path, "rb") as f:
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                if m.find(b"libasan.so") < 0:
+                    return False
+        with open("/proc/self/maps") as maps:
+            return "libasan.so" not in maps.read()
+    except (OSError, ValueError):
+        return False
+
+
 def _declare(lib: ctypes.CDLL, path: str) -> None:
     for name, restype, argtypes in _FUNCTIONS:
         try:
@@ -240,6 +258,10 @@ def load() -> ctypes.CDLL:
             if is_path and not os.path.exists(where):
                 tried.append(f"{where} ({how}: no such file)")
                 continue
+            if is_path and _needs_asan(where):
+                tried.append(f"{where} ({how}: built with AddressSanitizer, and the ASan runtime is not loaded)")
+                reasons.append("asan")
+                continue
             try:
                 lib = ctypes.CDLL(where)
             except OSError as e:
@@ -252,7 +274,7 @@ def load() -> ctypes.CDLL:
         extra = ""
         if os.environ.get("HOMELAB_LIBRARY"):
             extra = " (HOMELAB_LIBRARY is set, so nothing else was tried)"
-        raise LibraryNotFoundError("libhomelab not found" + extra + "; looked in: " + "; ".join(tried)
+        raise LibraryNotFoundError("could not load libhomelab" + extra + "; looked in: " + "; ".join(tried)
                                    + _asan_hint(reasons))
 
 
