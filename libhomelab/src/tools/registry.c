@@ -114,13 +114,14 @@ static int parse_args(struct json_object **out, const hl_tool *t, const char *ar
 	*out = NULL;
 	while (p && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++;
-	if (!p || !*p)
-		args = json_object_new_object();
-	else if ((err = hl_json__parse(&args, args_json, strlen(args_json), "arguments")) < 0)
+	if (!p || !*p) {
+		if (!(args = json_object_new_object()))
+			return hl__oom();
+	} else if ((err = hl_json__parse(&args, args_json, strlen(args_json), "arguments")) < 0) {
 		return err;
-	if (!args)
-		return hl__oom();
-	if (!json_object_is_type(args, json_type_object)) {
+	}
+	/* JSON null parses to NULL: it is not an object either. */
+	if (!args || !json_object_is_type(args, json_type_object)) {
 		json_object_put(args);
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "arguments: must be a JSON object");
 	}
@@ -155,10 +156,14 @@ static int check_result_text(const hl_tool *t, hl_buf *text)
 
 	if (!text->ptr)
 		return hl__err(HL_ERROR, HL_ERROR_TOOL, "tool %s returned no result", t->name);
-	if ((err = hl_json__parse(&r, text->ptr, text->size, "result")) < 0)
-		return hl__err(HL_ERROR, HL_ERROR_TOOL, "tool %s returned invalid JSON: %s", t->name,
-		               hl_error_last()->message);
-	if (!json_object_is_type(r, json_type_object))
+	if ((err = hl_json__parse(&r, text->ptr, text->size, "result")) < 0) {
+		/* Copy the parser's message first: it lives in the buffer that
+		 * hl__err() is about to overwrite. */
+		char why[256];
+		snprintf(why, sizeof(why), "%s", hl_error_last()->message);
+		return hl__err(HL_ERROR, HL_ERROR_TOOL, "tool %s returned invalid JSON: %s", t->name, why);
+	}
+	if (!r || !json_object_is_type(r, json_type_object))
 		err = hl__err(HL_ERROR, HL_ERROR_TOOL, "tool %s returned a JSON %s, not an object", t->name,
 		              json_type_to_name(json_object_get_type(r)));
 	json_object_put(r);

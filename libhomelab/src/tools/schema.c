@@ -28,6 +28,14 @@ int hl_json__parse(struct json_object **out, const char *text, size_t len, const
 	obj = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	off = json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue && !obj) {
+		/* A top-level number or literal ("42", "true") only ends at the
+		 * end of the input: tell the tokener that it has ended. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok) == json_tokener_success ? json_tokener_success
+		                                                           : json_tokener_continue;
+		off = len;
+	}
 	if (jerr == json_tokener_continue) {
 		json_tokener_free(tok);
 		json_object_put(obj);

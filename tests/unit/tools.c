@@ -1,0 +1,472 @@
+/*
+ * tools.c: the tool table: walking it, every schema, every read tool on the
+ * demo inventory (results checked against their output schemas), argument
+ * errors, and tools registered at run time.
+ */
+#include "testutil.h"
+#include "schema.h"
+
+#include <json-c/json.h>
+#include <regex.h>
+#include <stdio.h>
+#include <string.h>
+
+static int setup(void **state)
+{
+	*state = tu_open_demo();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	hl_ctx_free(*state);
+	return 0;
+}
+
+static void test_tools__table_walk(void **state)
+{
+	regex_t name_re;
+	size_t n = 0;
+	const hl_tool *last = NULL;
+	static const char *const required[] = {
+		"homelab_list_vms", "homelab_get_vm", "homelab_list_hosts", "homelab_get_host",
+		"homelab_list_services", "homelab_check_service_health", "homelab_lookup_ip",
+	};
+
+	(void)state;
+	assert_int_equal(regcomp(&name_re, "^[a-zA-Z0-9_-]{1,64}$", REG_EXTENDED | REG_NOSUB), 0);
+	for (const hl_tool *t = hl_tool_next(NULL); t; t = hl_tool_next(t)) {
+		const char *name = hl_tool_name(t);
+		n++;
+		assert_non_null(name);
+		if (regexec(&name_re, name, 0, NULL, 0) != 0)
+			fail_msg("tool name '%s' does not match ^[a-zA-Z0-9_-]{1,64}$", name);
+		/* Unique: the first tool of that name is this one. */
+		assert_ptr_equal(hl_tool_lookup(name), t);
+		for (const hl_tool *u = hl_tool_next(NULL); u != t; u = hl_tool_next(u))
+			assert_string_not_equal(hl_tool_name(u), name);
+		assert_true(hl_tool_title(t) && *hl_tool_title(t));
+		assert_true(hl_tool_description(t) && strlen(hl_tool_description(t)) >= 20);
+		assert_true(hl_tool_scope(t) && strchr(hl_tool_scope(t), ':'));
+		if (hl_schema__check(hl_tool_input_schema(t), "input") != 0)
+			fail_msg("%s: input schema: %s", name, hl_error_last()->message);
+		if (hl_schema__check(hl_tool_output_schema(t), "output") != 0)
+			fail_msg("%s: output schema: %s", name, hl_error_last()->message);
+		if (hl_tool_flags(t) & HL_TOOL_READONLY)
+			assert_false(hl_tool_flags(t) & (HL_TOOL_MUTATES | HL_TOOL_DESTRUCTIVE));
+		last = t;
+	}
+	regfree(&name_re);
+	assert_int_equal(n, hl_tool_count());
+	assert_non_null(last);
+	assert_null(hl_tool_next(last));
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		const hl_tool *t = hl_tool_lookup(required[i]);
+		if (!t)
+			fail_msg("tool %s is missing", required[i]);
+		assert_string_equal(hl_tool_scope(t), "inventory:read");
+		assert_true(hl_tool_flags(t) & HL_TOOL_READONLY);
+	}
+	assert_true(hl_tool_flags(hl_tool_lookup("homelab_check_service_health")) & HL_TOOL_OPEN_WORLD);
+	assert_string_equal(hl_tool_scope(hl_tool_lookup("homelab_allocate_ip")), "inventory:write");
+	assert_true(hl_tool_flags(hl_tool_lookup("homelab_allocate_ip")) & HL_TOOL_MUTATES);
+	assert_null(hl_tool_lookup("no_such_tool"));
+	assert_null(hl_tool_lookup(NULL));
+	assert_null(hl_tool_lookup("Homelab_List_Vms")); /* exact names */
+	assert_null(hl_tool_name(NULL));
+	assert_null(hl_tool_title(NULL));
+	assert_null(hl_tool_description(NULL));
+	assert_null(hl_tool_input_schema(NULL));
+	assert_null(hl_tool_output_schema(NULL));
+	assert_null(hl_tool_scope(NULL));
+	assert_int_equal(hl_tool_flags(NULL), 0);
+}
+
+/* Arguments for the read tools that need some. */
+static const struct {
+	const char *tool, *args;
+} read_args[] = {
+	{ "homelab_get_vm", "{\"name\":\"whisper\"}" },
+	{ "homelab_get_host", "{\"name\":\"pve\"}" },
+	{ "homelab_get_service", "{\"name\":\"ollama\"}" },
+	{ "homelab_check_service_health", "{\"name\":\"ollama\",\"timeout_s\":2}" },
+	{ "homelab_lookup_ip", "{\"ip\":\"127.0.1.201\"}" },
+};
+
+static void test_tools__every_read_tool_matches_its_output_schema(void **state)
+{
+	hl_ctx *ctx = *state;
+	int called = 0;
+
+	for (const hl_tool *t = hl_tool_next(NULL); t; t = hl_tool_next(t)) {
+		const char *args = "{}";
+		hl_buf out = HL_BUF_INIT;
+		int rc;
+		if (!(hl_tool_flags(t) & HL_TOOL_READONLY))
+			continue;
+		for (size_t i = 0; i < sizeof(read_args) / sizeof(read_args[0]); i++)
+			if (!strcmp(read_args[i].tool, hl_tool_name(t)))
+				args = read_args[i].args;
+		rc = hl_tool_call(&out, ctx, t, args, NULL);
+		if (rc == 0) {
+			tu_check_output(hl_tool_name(t), out.ptr);
+			called++;
+		} else if (!strncmp(hl_tool_name(t), "homelab_", 8) && strcmp(hl_tool_name(t), "homelab_get_credentials")) {
+			fail_msg("%s(%s): %s", hl_tool_name(t), args, hl_error_last()->message);
+		}
+		hl_buf_dispose(&out);
+	}
+	assert_true(called >= 9);
+}
+
+static void test_tools__read_tool_results(void **state)
+{
+	hl_ctx *ctx = *state;
+	struct json_object *r;
+
+	r = tu_call_ok(ctx, "homelab_list_vms", NULL);
+	assert_string_equal(tu_jstr(r, "count"), "3");
+	assert_string_equal(tu_jstr(r, "vms.0.name"), "whisper");
+	assert_string_equal(tu_jstr(r, "vms.0.host"), "pve");
+	assert_string_equal(tu_jstr(r, "vms.0.ssh_port"), "22");
+	assert_null(tu_jstr(r, "vms.2.ssh_user"));
+	assert_true(json_object_object_get_ex(tu_jget(r, "vms.2"), "ssh_user", NULL)); /* present, as null */
+	json_object_put(r);
+	r = tu_call_ok(ctx, "homelab_list_vms", "{\"status\":\"stopped\",\"host\":\"pve\"}");
+	assert_string_equal(tu_jstr(r, "count"), "1");
+	assert_string_equal(tu_jstr(r, "vms.0.name"), "sandbox");
+	json_object_put(r);
+	r = tu_call_ok(ctx, "homelab_get_vm", "{\"vm_id\":102}");
+	assert_string_equal(tu_jstr(r, "name"), "harbor");
+	assert_int_equal(json_object_array_length(tu_jget(r, "services")), 2);
+	assert_string_equal(tu_jstr(r, "services.0.service_name"), "homelab-mcp");
+	json_object_put(r);
+	r = tu_call_ok(ctx, "homelab_get_vm", "{\"vm_id\":101.0}");
+	assert_string_equal(tu_jstr(r, "name"), "whisper");
+	json_object_put(r);
+	r = tu_call_ok(ctx, "homelab_list_hosts", "{}");
+	assert_string_equal(tu_jstr(r, "hosts.0.node_name"), "pve");
+	assert_string_equal(tu_jstr(r, "hosts.0.vm_count"), "3");
+	json_object_put(r);
+	r = tu_call_ok(ctx, "homelab_get_host", "{\"host_id\":1}");
+	assert_string_equal(tu_jstr(r, "ip_address"), "127.0.1.10");
+	assert_int_equal(json_object_array_length(tu_jget(r, "vms")), 3);
+	json_object_put(r);
+	r = tu_call_ok(ctx, "homelab_list_services", "{\"vm_id\":\"harbor\"}");
+	assert_string_equal(tu_jstr(r, "count"), "2");
+	json_object_put(r);
+	r = tu_call_ok(ctx, "homelab_list_services", "{\"vm_id\":101}");
+	assert_string_equal(tu_jstr(r, "services.0.service_name"), "ollama");
+	assert_string_equal(tu_jstr(r, "services.0.vm_name"), "whisper");
+	json_object_put(r);
+	r = tu_call_ok(ctx, "homelab_get_service", "{\"name\":\"OPEN-WEBUI\"}");
+	assert_string_equal(tu_jstr(r, "health_endpoint"), "/health");
+	assert_string_equal(tu_jstr(r, "port"), "3000");
+	json_object_put(r);
+	r = tu_call_ok(ctx, "homelab_lookup_ip", "{\"ip\":\"127.0.1.10\"}");
+	assert_string_equal(tu_jstr(r, "held_by.0"), "host");
+	assert_string_equal(tu_jstr(r, "held_by.1"), "allocation");
+	assert_string_equal(tu_jstr(r, "host.node_name"), "pve");
+	assert_null(tu_jget(r, "vm"));
+	json_object_put(r);
+	r = tu_call_ok(ctx, "homelab_list_ips", "{\"subnet\":\"127.0.1.200/29\"}");
+	assert_string_equal(tu_jstr(r, "count"), "3");
+	assert_string_equal(tu_jstr(r, "allocations.0.ip_address"), "127.0.1.201");
+	json_object_put(r);
+	r = tu_call_ok(ctx, "homelab_allocate_ip", "{\"subnet\":\"127.0.1.0/24\",\"allocated_to\":\"newbox\"}");
+	assert_string_equal(tu_jstr(r, "ip_address"), "127.0.1.2");
+	assert_string_equal(tu_jstr(r, "hostname"), "newbox"); /* defaults to allocated_to */
+	assert_string_equal(tu_jstr(r, "type"), "static");
+	json_object_put(r);
+}
+
+static void expect_call_error(hl_ctx *ctx, const char *tool, const char *args, int code, const char *needle)
+{
+	hl_buf out = HL_BUF_INIT;
+
+	hl_buf_set(&out, "keep", 4);
+	tu_assert_error(tu_call(&out, ctx, tool, args), code, needle);
+	assert_string_equal(out.ptr, "keep"); /* untouched on error */
+	hl_buf_dispose(&out);
+}
+
+static void test_tools__argument_errors(void **state)
+{
+	hl_ctx *ctx = *state;
+	hl_call_options opts = HL_CALL_OPTIONS_INIT;
+	hl_buf out = HL_BUF_INIT;
+	const hl_tool *t = hl_tool_lookup("homelab_list_vms");
+
+	expect_call_error(ctx, "homelab_list_vms", "{\"colour\":\"red\"}", HL_EINVALID,
+	                  "colour: unknown argument (expected status, host)");
+	expect_call_error(ctx, "homelab_list_vms", "{\"host\":5}", HL_EINVALID, "host: must be a string, not integer");
+	expect_call_error(ctx, "homelab_list_vms", "{\"status\":\"on\"}", HL_EINVALID,
+	                  "status: must be one of running, stopped, paused, suspended, unknown (got \"on\")");
+	expect_call_error(ctx, "homelab_list_vms", "{\"host\":\"\"}", HL_EINVALID, "host: must not be empty");
+	expect_call_error(ctx, "homelab_list_vms", "{\"host\":\"nohost\"}", HL_ENOTFOUND, "host 'nohost' not found");
+	expect_call_error(ctx, "homelab_get_service", "{}", HL_EINVALID, "name: is required");
+	expect_call_error(ctx, "homelab_lookup_ip", "{\"ip\":7}", HL_EINVALID, "ip: must be a string, not integer");
+	expect_call_error(ctx, "homelab_lookup_ip", "{\"ip\":\"1.2.3\"}", HL_EINVALID, "ip: '1.2.3' is not an IPv4");
+	expect_call_error(ctx, "homelab_lookup_ip", "{\"ip\":\"127.0.9.9\"}", HL_ENOTFOUND, "not allocated");
+	expect_call_error(ctx, "homelab_get_vm", "{}", HL_EINVALID, "vm_id or name: one of them is required");
+	expect_call_error(ctx, "homelab_get_vm", "{\"vm_id\":101,\"name\":\"whisper\"}", HL_EINVALID,
+	                  "vm_id, name: give one of them, not both");
+	expect_call_error(ctx, "homelab_get_vm", "{\"vm_id\":0}", HL_EINVALID, "vm_id: must be at least 1");
+	expect_call_error(ctx, "homelab_get_vm", "{\"vm_id\":1.5}", HL_EINVALID, "vm_id: must be an integer, not number");
+	expect_call_error(ctx, "homelab_get_vm", "{\"name\":\"nope\"}", HL_ENOTFOUND, "vm 'nope' not found");
+	expect_call_error(ctx, "homelab_get_host", "{\"host_id\":9}", HL_ENOTFOUND, "host '9' not found");
+	expect_call_error(ctx, "homelab_list_services", "{\"vm_id\":true}", HL_EINVALID,
+	                  "vm_id: must be integer or string, not boolean");
+	expect_call_error(ctx, "homelab_list_ips", "{\"subnet\":\"127.0.1.5/24\"}", HL_EINVALID, "has host bits set");
+	expect_call_error(ctx, "homelab_allocate_ip", "{\"subnet\":\"127.0.1.0/24\"}", HL_EINVALID,
+	                  "allocated_to: is required");
+	expect_call_error(ctx, "homelab_check_service_health", "{\"name\":\"ollama\",\"timeout_s\":0}", HL_EINVALID,
+	                  "timeout_s: must be at least 0.1");
+	/* Not an object, not JSON. */
+	expect_call_error(ctx, "homelab_list_vms", "[]", HL_EINVALID, "arguments: must be a JSON object");
+	expect_call_error(ctx, "homelab_list_vms", "null", HL_EINVALID, "arguments: must be a JSON object");
+	expect_call_error(ctx, "homelab_list_vms", "42", HL_EINVALID, "arguments: must be a JSON object");
+	expect_call_error(ctx, "homelab_list_vms", "{\"host\":", HL_EINVALID, "arguments: JSON text ends too early");
+	expect_call_error(ctx, "homelab_list_vms", "{} {}", HL_EINVALID, "arguments: unexpected text after the JSON value");
+	expect_call_error(ctx, "homelab_list_vms", "{\"a\" 1}", HL_EINVALID, "arguments: invalid JSON at byte 5");
+	/* Blank arguments are {}. */
+	assert_int_equal(hl_tool_call(&out, ctx, t, " \n", NULL), 0);
+	assert_int_equal(hl_tool_call(&out, ctx, t, "", NULL), 0);
+	hl_buf_dispose(&out);
+
+	assert_int_equal(hl_tool_validate(t, "{\"status\":\"running\"}"), 0);
+	tu_assert_error(hl_tool_validate(t, "{\"status\":\"x\"}"), HL_EINVALID, "status: must be one of");
+	tu_assert_error(hl_tool_validate(NULL, "{}"), HL_EINVALID, "tool is NULL");
+	tu_assert_error(hl_tool_call(NULL, ctx, t, NULL, NULL), HL_EINVALID, "out, ctx and tool are required");
+	tu_assert_error(hl_tool_call(&out, NULL, t, NULL, NULL), HL_EINVALID, "out, ctx and tool are required");
+	tu_assert_error(hl_tool_call(&out, ctx, NULL, NULL, NULL), HL_EINVALID, "out, ctx and tool are required");
+	opts.version = 4;
+	tu_assert_error(hl_tool_call(&out, ctx, t, NULL, &opts), HL_EINVALID, "hl_call_options version 4 is not supported");
+	assert_null(out.ptr);
+}
+
+/* --------------------------------------------------------- registered --- */
+
+static int calls;
+
+static int echo_handler(hl_buf *out, hl_ctx *ctx, const char *args_json, const hl_call_options *opts, void *payload)
+{
+	char buf[512];
+
+	assert_non_null(ctx);
+	assert_non_null(opts);
+	calls++;
+	snprintf(buf, sizeof(buf), "{\"args\":%s,\"payload\":%d}", args_json, *(int *)payload);
+	return hl_buf_set(out, buf, strlen(buf));
+}
+
+static int text_handler(hl_buf *out, hl_ctx *ctx, const char *args_json, const hl_call_options *opts, void *payload)
+{
+	(void)ctx;
+	(void)args_json;
+	(void)opts;
+	if (!payload)
+		return 0; /* no result at all */
+	return hl_buf_set(out, payload, strlen(payload));
+}
+
+static int failing_handler(hl_buf *out, hl_ctx *ctx, const char *args_json, const hl_call_options *opts,
+                           void *payload)
+{
+	(void)out;
+	(void)ctx;
+	(void)args_json;
+	(void)opts;
+	if (!strcmp(payload, "message"))
+		return hl_error_set(HL_ENOTFOUND, HL_ERROR_TOOL, "widget 7 is gone");
+	if (!strcmp(payload, "positive"))
+		return 3;
+	return HL_EUNREACHABLE; /* no message of its own */
+}
+
+static void test_tools__register_invalid(void **state)
+{
+	hl_tool_def d = HL_TOOL_DEF_INIT;
+	const hl_tool *t = (const hl_tool *)state;
+	size_t before = hl_tool_count();
+	static int payload = 1;
+
+	d.name = "reg_bad";
+	d.description = "A tool that is never registered";
+	d.scope = "test:read";
+	d.handler = echo_handler;
+	d.payload = &payload;
+	d.name = "bad name";
+	tu_assert_error(hl_tool_register(&t, &d), HL_EINVALID, "tool name 'bad name' must match ^[a-zA-Z0-9_-]{1,64}$");
+	assert_null(t);
+	d.name = "";
+	tu_assert_error(hl_tool_register(NULL, &d), HL_EINVALID, "must match");
+	d.name = NULL;
+	tu_assert_error(hl_tool_register(NULL, &d), HL_EINVALID, "tool name '(null)' must match");
+	d.name = "a1234567890123456789012345678901234567890123456789012345678901234"; /* 65 */
+	assert_int_equal(strlen(d.name), 65);
+	tu_assert_error(hl_tool_register(NULL, &d), HL_EINVALID, "must match");
+	d.name = "homelab_list_vms";
+	tu_assert_error(hl_tool_register(NULL, &d), HL_EEXISTS, "tool homelab_list_vms is already in the table");
+	d.name = "reg_bad";
+	d.description = "";
+	tu_assert_error(hl_tool_register(NULL, &d), HL_EINVALID, "tool reg_bad: description is required");
+	d.description = "A tool that is never registered";
+	d.scope = NULL;
+	tu_assert_error(hl_tool_register(NULL, &d), HL_EINVALID, "tool reg_bad: scope is required");
+	d.scope = "test:read";
+	d.handler = NULL;
+	tu_assert_error(hl_tool_register(NULL, &d), HL_EINVALID, "tool reg_bad: handler is required");
+	d.handler = echo_handler;
+	d.input_schema = "{\"type\":\"array\"}";
+	tu_assert_error(hl_tool_register(NULL, &d), HL_EINVALID, "input_schema: must be a schema of \"type\": \"object\"");
+	d.input_schema = "{\"type\":\"object\",";
+	tu_assert_error(hl_tool_register(NULL, &d), HL_EINVALID, "input_schema: JSON text ends too early");
+	d.input_schema = NULL;
+	d.output_schema = "{\"type\":\"object\",\"properties\":{\"x\":{\"pattern\":\"[\"}}}";
+	tu_assert_error(hl_tool_register(NULL, &d), HL_EINVALID, "output_schema.x: pattern does not compile");
+	d.output_schema = NULL;
+	d.version = 0;
+	tu_assert_error(hl_tool_register(NULL, &d), HL_EINVALID, "hl_tool_def: missing, or version not supported");
+	tu_assert_error(hl_tool_register(NULL, NULL), HL_EINVALID, "hl_tool_def");
+	assert_int_equal(hl_tool_count(), before);
+	assert_null(hl_tool_lookup("reg_bad"));
+}
+
+static void test_tools__register_and_call(void **state)
+{
+	hl_ctx *ctx = *state;
+	hl_tool_def d = HL_TOOL_DEF_INIT;
+	const hl_tool *t = NULL, *t2 = NULL, *walk, *last = NULL;
+	size_t before = hl_tool_count();
+	static int payload = 42;
+	struct json_object *r;
+	hl_buf out = HL_BUF_INIT;
+
+	d.name = "test_echo";
+	d.description = "Echo the arguments back, for the tests";
+	d.scope = "test:read";
+	d.flags = HL_TOOL_READONLY;
+	d.input_schema = "{\"type\":\"object\",\"required\":[\"word\"],\"additionalProperties\":false,"
+	                 "\"properties\":{\"word\":{\"type\":\"string\",\"minLength\":1},\"n\":{\"type\":\"integer\"}}}";
+	d.output_schema = "{\"type\":\"object\",\"required\":[\"args\",\"payload\"]}";
+	d.handler = echo_handler;
+	d.payload = &payload;
+	assert_int_equal(hl_tool_register(&t, &d), 0);
+	assert_non_null(t);
+	assert_int_equal(hl_tool_count(), before + 1);
+	assert_ptr_equal(hl_tool_lookup("test_echo"), t);
+	assert_string_equal(hl_tool_name(t), "test_echo");
+	assert_string_equal(hl_tool_title(t), "test_echo"); /* NULL title: the name */
+	assert_string_equal(hl_tool_scope(t), "test:read");
+	assert_int_equal(hl_tool_flags(t), HL_TOOL_READONLY);
+	assert_string_equal(hl_tool_output_schema(t), d.output_schema);
+	/* Registered tools come after the built-in ones, in order. */
+	d.name = "test_echo2";
+	d.title = "Echo again";
+	d.input_schema = NULL;
+	d.output_schema = NULL;
+	assert_int_equal(hl_tool_register(&t2, &d), 0);
+	assert_string_equal(hl_tool_title(t2), "Echo again");
+	assert_string_equal(hl_tool_output_schema(t2), "{\"type\":\"object\"}");
+	for (walk = hl_tool_next(NULL); walk; walk = hl_tool_next(walk))
+		last = walk;
+	assert_ptr_equal(last, t2);
+	d.name = "TEST_ECHO"; /* names are case-sensitive */
+	assert_int_equal(hl_tool_register(NULL, &d), 0);
+	d.name = "test_echo";
+	tu_assert_error(hl_tool_register(NULL, &d), HL_EEXISTS, "tool test_echo is already in the table");
+
+	calls = 0;
+	assert_int_equal(hl_tool_call(&out, ctx, t, "{ \"word\" : \"hi\", \"n\" : 3 }", NULL), 0);
+	assert_int_equal(calls, 1);
+	r = NULL;
+	assert_int_equal(hl_json__parse(&r, out.ptr, out.size, "r"), 0);
+	assert_string_equal(tu_jstr(r, "args.word"), "hi");
+	assert_string_equal(tu_jstr(r, "args.n"), "3");
+	assert_string_equal(tu_jstr(r, "payload"), "42");
+	json_object_put(r);
+	hl_buf_dispose(&out);
+	/* Its schema is enforced before the handler runs. */
+	tu_assert_error(hl_tool_call(&out, ctx, t, "{\"n\":3}", NULL), HL_EINVALID, "word: is required");
+	tu_assert_error(hl_tool_call(&out, ctx, t, "{\"word\":\"a\",\"x\":1}", NULL), HL_EINVALID,
+	                "x: unknown argument (expected word, n)");
+	tu_assert_error(hl_tool_call(&out, ctx, t2, "{\"x\":1}", NULL), HL_EINVALID, "x: unknown argument (expected none)");
+	assert_int_equal(calls, 1);
+	assert_int_equal(tu_call(&out, ctx, "test_echo2", NULL), 0);
+	assert_string_equal(out.ptr, "{\"args\":{},\"payload\":42}");
+	hl_buf_dispose(&out);
+}
+
+static const hl_tool *register_text(const char *name, const char *text)
+{
+	hl_tool_def d = HL_TOOL_DEF_INIT;
+	const hl_tool *t = NULL;
+
+	d.name = name;
+	d.description = "Returns fixed text, for the tests";
+	d.scope = "test:read";
+	d.handler = text_handler;
+	d.payload = (void *)text;
+	assert_int_equal(hl_tool_register(&t, &d), 0);
+	return t;
+}
+
+static const hl_tool *register_failing(const char *name, const char *how)
+{
+	hl_tool_def d = HL_TOOL_DEF_INIT;
+	const hl_tool *t = NULL;
+
+	d.name = name;
+	d.description = "Fails on purpose, for the tests";
+	d.scope = "test:read";
+	d.handler = failing_handler;
+	d.payload = (void *)how;
+	assert_int_equal(hl_tool_register(&t, &d), 0);
+	return t;
+}
+
+static void test_tools__bad_handler_results(void **state)
+{
+	hl_ctx *ctx = *state;
+	hl_buf out = HL_BUF_INIT;
+
+	tu_assert_error(hl_tool_call(&out, ctx, register_text("t_array", "[1,2]"), NULL, NULL), HL_ERROR,
+	                "tool t_array returned a JSON array, not an object");
+	tu_assert_error(hl_tool_call(&out, ctx, register_text("t_int", "42"), NULL, NULL), HL_ERROR,
+	                "tool t_int returned a JSON int, not an object");
+	tu_assert_error(hl_tool_call(&out, ctx, register_text("t_null", "null"), NULL, NULL), HL_ERROR,
+	                "tool t_null returned a JSON null, not an object");
+	tu_assert_error(hl_tool_call(&out, ctx, register_text("t_text", "not json"), NULL, NULL), HL_ERROR,
+	                "tool t_text returned invalid JSON: result: invalid JSON at byte");
+	tu_assert_error(hl_tool_call(&out, ctx, register_text("t_cut", "{\"a\":"), NULL, NULL), HL_ERROR,
+	                "tool t_cut returned invalid JSON: result: JSON text ends too early");
+	tu_assert_error(hl_tool_call(&out, ctx, register_text("t_none", NULL), NULL, NULL), HL_ERROR,
+	                "tool t_none returned no result");
+	tu_assert_error(hl_tool_call(&out, ctx, register_failing("t_msg", "message"), NULL, NULL), HL_ENOTFOUND,
+	                "widget 7 is gone");
+	tu_assert_error(hl_tool_call(&out, ctx, register_failing("t_nomsg", "bare"), NULL, NULL), HL_EUNREACHABLE,
+	                "tool t_nomsg failed: unreachable");
+	tu_assert_error(hl_tool_call(&out, ctx, register_failing("t_pos", "positive"), NULL, NULL), HL_ERROR,
+	                "tool t_pos failed");
+	assert_null(out.ptr);
+	assert_int_equal(hl_tool_call(&out, ctx, register_text("t_ok", " {\"fine\":true} "), NULL, NULL), 0);
+	assert_string_equal(out.ptr, " {\"fine\":true} ");
+	hl_buf_dispose(&out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tools__table_walk),
+		cmocka_unit_test_setup_teardown(test_tools__every_read_tool_matches_its_output_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tools__read_tool_results, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tools__argument_errors, setup, teardown),
+		cmocka_unit_test(test_tools__register_invalid),
+		cmocka_unit_test_setup_teardown(test_tools__register_and_call, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tools__bad_handler_results, setup, teardown),
+		/* The table, with the registered tools, still walks cleanly. */
+		cmocka_unit_test(test_tools__table_walk),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
