@@ -21,8 +21,8 @@ build directories, then the system loader (see :mod:`homelab._lib`).
 """
 
 from . import _lib, client
-from .client import (Homelab, Progress, ToolCall, ToolFlags, ToolInfo, method_name_for, register_tool,
-                     tool, tools, version)
+from .client import (Homelab, Progress, ToolCall, ToolFlags, ToolInfo, generate_key, method_name_for,
+                     register_tool, tool, tools, version)
 from .errors import (AlreadyExistsError, AuthError, BusyError, CancelledError, ClosedError, CorruptError,
                      FullError, HomelabError, InUseError, IntegrityError, InvalidArgumentError,
                      LibraryNotFoundError, NotFoundError, OutOfMemoryError, ReadOnlyError, TimeoutError,
@@ -56,6 +56,7 @@ except HomelabError:
 
 __all__ = [
     "Homelab", "Progress", "ToolCall", "ToolFlags", "ToolInfo", "tools", "tool", "version", "register_tool",
+    "generate_key",
     "method_name_for", "error_codes", "library_path", "load_library",
     "HomelabError", "OutOfMemoryError", "NotFoundError", "AlreadyExistsError", "InvalidArgumentError",
     "InvalidError", "AuthError", "TimeoutError", "UnreachableError", "CancelledError", "ReadOnlyError",

@@ -82,6 +82,10 @@ class HlCtxOptions(Structure):
         ("flags", c_uint),
         ("busy_timeout_ms", c_int),
         ("principal", c_char_p),
+        # Since the vault (hl_vault_unlock exported): older libraries ignore
+        # these (they land in the spare bytes), so Homelab checks has_vault().
+        ("db_key", c_char_p),
+        ("audit_db_path", c_char_p),
         ("_spare", c_char * _SPARE),
     ]
 
@@ -171,6 +175,12 @@ _FUNCTIONS = [
     ("hl_tool_register", c_int, [POINTER(ToolP), POINTER(HlToolDef)]),
 ]
 
+# Declared only when the loaded library has them (newer than the core API).
+_OPTIONAL_FUNCTIONS = [
+    ("hl_vault_unlock", c_int, [CtxP]),
+    ("hl_vault_keygen", c_int, [c_char_p, c_size_t]),
+]
+
 # ----------------------------------------------------------------- loading ---
 
 
@@ -241,6 +251,21 @@ def _declare(lib: ctypes.CDLL, path: str) -> None:
                                        f"for the Python binding") from None
         fn.restype = restype
         fn.argtypes = argtypes
+    for name, restype, argtypes in _OPTIONAL_FUNCTIONS:
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            fn.restype = restype
+            fn.argtypes = argtypes
+
+
+def has(name: str) -> bool:
+    """Does the loaded library export this (optional) function?"""
+    return hasattr(load(), name)
+
+
+def has_vault() -> bool:
+    """Does the loaded library have the credential vault (and hl_ctx_options.db_key)?"""
+    return has("hl_vault_unlock")
 
 
 def load() -> ctypes.CDLL:

@@ -180,6 +180,19 @@ def tool(tool_name: str) -> ToolInfo:
     return _infos[addr]
 
 
+def generate_key() -> str:
+    """A new random vault key, in the text form key= and HOMELAB_DB_KEY take."""
+    lib = _lib.load()
+    if not _lib.has("hl_vault_keygen"):
+        raise NotImplementedError(f"{_lib.path()} has no credential vault; upgrade libhomelab")
+    buf = ctypes.create_string_buffer(128)
+    try:
+        check(lib.hl_vault_keygen(buf, ctypes.sizeof(buf)))
+        return buf.value.decode()
+    finally:
+        ctypes.memset(buf, 0, ctypes.sizeof(buf))
+
+
 def version() -> str:
     """The version of the loaded libhomelab."""
     return _lib.load().hl_version().decode()
@@ -231,8 +244,13 @@ class Homelab:
         db_path: the inventory database; None: $HOMELAB_DB_PATH, then
             $XDG_DATA_HOME/homelab/homelab.db. ":memory:" is a private
             in-memory database. A missing file is created with the schema.
-        key: the vault key (HOMELAB_DB_KEY format); None: the vault stays
-            locked unless the library reads $HOMELAB_DB_KEY itself.
+        key: the vault key: 32 bytes in URL-safe base64 (the HOMELAB_DB_KEY
+            format, see generate_key()) or "file:PATH". None: $HOMELAB_DB_KEY,
+            else the vault stays locked (credential tools raise
+            VaultLockedError). A key given here is checked at once
+            (InvalidArgumentError). Needs a libhomelab with the vault.
+        audit_db_path: a separate audit database; None: $HOMELAB_AUDIT_DB,
+            else the inventory database.
         principal: who acts, for the audit log; None: the local user name.
         readonly: open the database read-only.
         create: False fails with NotFoundError when the file does not exist.
@@ -245,12 +263,17 @@ class Homelab:
     """
 
     def __init__(self, db_path: Optional[str] = None, key: Optional[str] = None, *,
-                 principal: Optional[str] = None, readonly: bool = False, create: bool = True) -> None:
+                 principal: Optional[str] = None, readonly: bool = False, create: bool = True,
+                 audit_db_path: Optional[str] = None) -> None:
         self._ctx: Optional[Any] = None
         self._lock = threading.Lock()
         self._owner: Optional[int] = None
         lib = _lib.load()
         _sync()
+        if (key is not None or audit_db_path is not None) and not _lib.has_vault():
+            raise NotImplementedError(f"{_lib.path()} has no credential vault, so it cannot take key= or "
+                                      f"audit_db_path= (hl_ctx_options.db_key came with the vault); "
+                                      f"upgrade libhomelab")
         opts = _lib.HlCtxOptions()
         opts.version = _lib.HL_CTX_OPTIONS_VERSION
         keep = []  # the bytes the struct points into, alive until hl_ctx_open returns
@@ -260,15 +283,29 @@ class Homelab:
         if principal is not None:
             keep.append(principal.encode())
             opts.principal = keep[-1]
+        if audit_db_path is not None:
+            keep.append(_fspath(audit_db_path))
+            opts.audit_db_path = keep[-1]
+        secret = None
         if key is not None:
-            if "db_key" not in _lib.CTX_OPTION_FIELDS:
-                raise NotImplementedError("Homelab(key=...) needs hl_ctx_options.db_key, which this "
-                                          "libhomelab does not have yet; set HOMELAB_DB_KEY instead")
-            keep.append(key.encode() if isinstance(key, str) else bytes(key))
-            setattr(opts, "db_key", keep[-1])
+            # A C buffer we can wipe once the library has its own copy.
+            secret = ctypes.create_string_buffer(key.encode() if isinstance(key, str) else bytes(key))
+            opts.db_key = ctypes.cast(secret, ctypes.c_char_p)
         opts.flags = (_lib.HL_CTX_READONLY if readonly else 0) | (0 if create else _lib.HL_CTX_NO_CREATE)
         ctx = _lib.CtxP()
-        check(lib.hl_ctx_open(ctypes.byref(ctx), ctypes.byref(opts)))
+        try:
+            check(lib.hl_ctx_open(ctypes.byref(ctx), ctypes.byref(opts)))
+            if secret is not None:
+                # Check the key now: a bad key is an error of this constructor,
+                # not of some later credential call.
+                rc = lib.hl_vault_unlock(ctx)
+                if rc < 0:
+                    err = last_error(rc)
+                    lib.hl_ctx_free(ctx)
+                    raise err
+        finally:
+            if secret is not None:
+                ctypes.memset(secret, 0, ctypes.sizeof(secret))
         self._ctx = ctx
 
     # -- lifetime --
@@ -584,5 +621,5 @@ def register_tool(name: str, handler: ToolHandler, *, description: str, scope: s
     return _infos[ctypes.addressof(t.contents)]
 
 
-__all__ = ["Homelab", "ToolInfo", "ToolFlags", "Progress", "ToolCall", "tools", "tool", "version",
+__all__ = ["Homelab", "ToolInfo", "ToolFlags", "Progress", "ToolCall", "tools", "tool", "version", "generate_key",
            "register_tool", "method_name_for"]
