@@ -15,5 +15,7 @@
 #include "homelab/inventory.h"
 #include "homelab/health.h"
 #include "homelab/tool.h"
+#include "homelab/vault.h"
+#include "homelab/audit.h"
 
 #endif

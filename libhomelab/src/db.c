@@ -10,6 +10,8 @@
  */
 #include "db.h"
 #include "ipaddr.h"
+#include "audit.h"
+#include "vault.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -284,6 +286,18 @@ static int migrate_v1(hl_ctx *ctx)
 	return 0;
 }
 
+/* Migration 2: the audit hash chain and the vault's columns (audit.c and
+ * vault.c own their tables' shapes). Rows are only added to, never changed:
+ * existing audit rows get their place in the chain. */
+static int migrate_v2(hl_ctx *ctx)
+{
+	int err;
+
+	if ((err = hl_audit__migrate(ctx, ctx->db)) < 0)
+		return err;
+	return hl_vault__migrate(ctx);
+}
+
 /* Bring the schema to HL_SCHEMA_VERSION in one transaction. */
 static int migrate(hl_ctx *ctx, int from)
 {
@@ -293,6 +307,8 @@ static int migrate(hl_ctx *ctx, int from)
 	if ((err = hl_db__begin_write(ctx)) < 0)
 		return err;
 	if (from < 1 && (err = migrate_v1(ctx)) < 0)
+		goto fail;
+	if (from < 2 && (err = migrate_v2(ctx)) < 0)
 		goto fail;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", HL_SCHEMA_VERSION);
 	if ((err = hl_db__exec(ctx, sql)) < 0)
@@ -516,6 +532,11 @@ int hl_ctx_open(hl_ctx **out, const hl_ctx_options *opts)
 		hl_ctx_free(ctx);
 		return HL_ENOMEM;
 	}
+	ctx->busy_timeout_ms = opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
+	if ((err = hl_vault__ctx_init(ctx, opts)) < 0 || (err = hl_audit__ctx_init(ctx, opts)) < 0) {
+		hl_ctx_free(ctx);
+		return err;
+	}
 	if ((err = open_db(ctx, opts->flags, opts->busy_timeout_ms)) < 0) {
 		hl_ctx_free(ctx);
 		return err;
@@ -528,6 +549,8 @@ void hl_ctx_free(hl_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	hl_audit__ctx_free(ctx);
+	hl_vault__ctx_free(ctx);
 	if (ctx->db)
 		sqlite3_close_v2(ctx->db);
 	free(ctx->path);

@@ -23,6 +23,13 @@ struct hl_ctx {
 	bool readonly;
 	int schema_version;     /* user_version as found (after migration) */
 	bool has_ext_columns;   /* ssh_user, ssh_port, ip_num ... exist (schema >= 1) */
+	/* vault (vault.c, key.c) */
+	char *db_key_opt;             /* hl_ctx_options.db_key, in sodium memory; NULL: $HOMELAB_DB_KEY */
+	struct hl_vault_key *vault_key; /* the loaded key; NULL until first use */
+	/* audit log (audit.c) */
+	char *audit_path;             /* separate audit database; NULL: the inventory's */
+	struct sqlite3 *audit_db;     /* its connection (ctx->db when shared); NULL until first use */
+	int busy_timeout_ms;
 };
 
 /* Set the thread's last error and return code. */

@@ -31,6 +31,12 @@ typedef struct {
 	int busy_timeout_ms;      /**< how long to wait for another writer; 0: 5000 */
 	/** Who acts, for the audit log. NULL: the local user name. Copied. */
 	const char *principal;
+	/** The vault key: 32 bytes in URL-safe base64, or "file:PATH" (see
+	 *  homelab/vault.h). NULL: $HOMELAB_DB_KEY. Copied into guarded memory. */
+	const char *db_key;
+	/** A separate database for the audit log. NULL: $HOMELAB_AUDIT_DB, and
+	 *  when that is unset or empty, the inventory database. */
+	const char *audit_db_path;
 } hl_ctx_options;
 
 #define HL_CTX_OPTIONS_VERSION 1
