@@ -206,3 +206,35 @@ def test_call_options_reach_the_handler(db_path):
     with homelab.Homelab(db_path, principal="alice") as hl:
         r = hl.pytest_steps(steps=0)
         assert r["steps"] == 0 and r["client_addr"] is None
+
+
+def test_tool_registered_behind_the_bindings_back_appears(empty):
+    # A tool added straight through hl_tool_register (as C code linking the
+    # library would) gets its method on first use.
+    import ctypes
+    from homelab import _lib
+    lib = _lib.load()
+
+    def handler(out, ctx, args_json, opts, payload):
+        data = b'{"raw":true}'
+        return lib.hl_buf_set(out, data, len(data))
+
+    cfunc = _lib.TOOL_HANDLER(handler)
+    test_tool_registered_behind_the_bindings_back_appears.keep = cfunc  # C may call it until exit
+    d = _lib.HlToolDef(version=_lib.HL_TOOL_DEF_VERSION, name=b"pytest_raw", description=b"raw",
+                       scope=b"pytest:run", handler=cfunc)
+    assert lib.hl_tool_register(None, ctypes.byref(d)) == 0
+    assert "pytest_raw" not in homelab.Homelab.__dict__
+    assert empty.pytest_raw() == {"raw": True}
+    assert homelab.tool("pytest_raw").method == "pytest_raw"
+
+
+def test_code_unknown_to_the_binding_stays_a_homelab_error(empty):
+    def handler(args, call):
+        raise homelab.HomelabError("from the future", -500)
+
+    homelab.register_tool("pytest_future_code", handler, description="x", scope="pytest:run")
+    with pytest.raises(homelab.HomelabError, match="^from the future$") as ei:
+        empty.pytest_future_code()
+    assert type(ei.value) is homelab.HomelabError
+    assert ei.value.code == -500 and ei.value.name is None
