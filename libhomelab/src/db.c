@@ -430,12 +430,48 @@ static bool file_has_write_bit(const char *path)
 	return stat(path, &sb) != 0 || (sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)) != 0;
 }
 
+/* Open the SQLite connection; immutable opens path as a URI with
+ * immutable=1 (no locks, no WAL index: for read-only media only). */
+static int connect(hl_ctx *ctx, int oflags, int busy_ms, bool immutable)
+{
+	hl_buf uri = HL_BUF_INIT;
+	int rc, err = 0;
+
+	if (immutable) {
+		/* file: URI with the path percent-encoded where URIs need it */
+		if ((err = hl_buf__puts(&uri, "file:")) < 0)
+			return err;
+		for (const char *p = ctx->path; *p && err == 0; p++)
+			err = (*p == '?' || *p == '#' || *p == '%') ? hl_buf__printf(&uri, "%%%02X", (unsigned char)*p)
+			                                             : hl_buf__put(&uri, p, 1);
+		if (err == 0)
+			err = hl_buf__puts(&uri, "?immutable=1");
+		if (err < 0) {
+			hl_buf_dispose(&uri);
+			return err;
+		}
+		oflags |= SQLITE_OPEN_URI;
+	}
+	rc = sqlite3_open_v2(immutable ? uri.ptr : ctx->path, &ctx->db, oflags, NULL);
+	hl_buf_dispose(&uri);
+	if (rc != SQLITE_OK)
+		return hl_db__error(ctx, rc, "open");
+	sqlite3_extended_result_codes(ctx->db, 1);
+	sqlite3_busy_timeout(ctx->db, busy_ms > 0 ? busy_ms : 5000);
+	rc = sqlite3_create_function(ctx->db, "hl_ipv4_num", 1,
+	                             SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+	                             sql_ipv4_num, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return hl_db__error(ctx, rc, "register functions");
+	return 0;
+}
+
 static int open_db(hl_ctx *ctx, unsigned int flags, int busy_ms)
 {
 	bool memory = strcmp(ctx->path, ":memory:") == 0;
 	bool exists = memory || access(ctx->path, F_OK) == 0;
 	int oflags = SQLITE_OPEN_NOMUTEX;
-	int rc, err, version, tables, seeds;
+	int err, version, tables, seeds;
 
 	if (!exists && (flags & HL_CTX_NO_CREATE))
 		return hl__err(HL_ENOTFOUND, HL_ERROR_DB, "%s: no such database", ctx->path);
@@ -454,18 +490,21 @@ static int open_db(hl_ctx *ctx, unsigned int flags, int busy_ms)
 		return err;
 	oflags |= ctx->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 
-	rc = sqlite3_open_v2(ctx->path, &ctx->db, oflags, NULL);
-	if (rc != SQLITE_OK)
-		return hl_db__error(ctx, rc, "open");
-	sqlite3_extended_result_codes(ctx->db, 1);
-	sqlite3_busy_timeout(ctx->db, busy_ms > 0 ? busy_ms : 5000);
-	rc = sqlite3_create_function(ctx->db, "hl_ipv4_num", 1,
-	                             SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-	                             sql_ipv4_num, NULL, NULL);
-	if (rc != SQLITE_OK)
-		return hl_db__error(ctx, rc, "register functions");
-
-	if ((err = inspect(ctx, &version, &tables, &seeds)) < 0) {
+	if ((err = connect(ctx, oflags, busy_ms, false)) < 0)
+		return err;
+	err = inspect(ctx, &version, &tables, &seeds);
+	if (err == HL_EREADONLY && ctx->readonly) {
+		/* A WAL database in a directory we cannot write (a read-only
+		 * mount): SQLite cannot create the -shm index there. Read the
+		 * file as immutable: correct as long as nobody else writes it
+		 * while this context is open, which a read-only mount implies. */
+		sqlite3_close_v2(ctx->db);
+		ctx->db = NULL;
+		if ((err = connect(ctx, oflags, busy_ms, true)) < 0)
+			return err;
+		err = inspect(ctx, &version, &tables, &seeds);
+	}
+	if (err < 0) {
 		if (err == HL_ECORRUPT)
 			return hl__err(HL_ECORRUPT, HL_ERROR_DB, "%s: not a homelab database (the file is not SQLite, "
 			               "or is damaged)", ctx->path);
