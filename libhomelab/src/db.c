@@ -55,6 +55,101 @@ int hl_db__prepare(hl_ctx *ctx, sqlite3_stmt **st, const char *sql)
 	return 0;
 }
 
+/* The statement cache: a small open-addressed table keyed by the SQL text.
+ * Compiling a statement costs far more than running an indexed lookup
+ * (measured: 58% of a by-name VM lookup was sqlite3_prepare_v2). */
+#define STMT_SLOTS 128 /* a power of two; the library has fewer distinct statements */
+
+struct hl_stmt_slot {
+	char *sql;
+	sqlite3_stmt *st;
+	bool busy;
+};
+
+struct hl_stmt_cache {
+	struct hl_stmt_slot slot[STMT_SLOTS];
+};
+
+static uint32_t sql_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+int hl_db__stmt(hl_ctx *ctx, sqlite3_stmt **st, const char *sql)
+{
+	struct hl_stmt_slot *s = NULL;
+	uint32_t h = sql_hash(sql);
+	int rc;
+
+	*st = NULL;
+	if (!ctx->stmts && !(ctx->stmts = calloc(1, sizeof(*ctx->stmts))))
+		return hl_db__prepare(ctx, st, sql); /* no cache, still works */
+	for (uint32_t i = 0; i < STMT_SLOTS; i++) {
+		struct hl_stmt_slot *x = &ctx->stmts->slot[(h + i) & (STMT_SLOTS - 1)];
+		if (!x->sql) {
+			s = x;
+			break;
+		}
+		if (!strcmp(x->sql, sql)) {
+			if (x->busy)
+				return hl_db__prepare(ctx, st, sql); /* nested use */
+			x->busy = true;
+			*st = x->st;
+			return 0;
+		}
+	}
+	if (!s || !(s->sql = strdup(sql)))
+		return hl_db__prepare(ctx, st, sql); /* table full: uncached */
+	rc = sqlite3_prepare_v3(ctx->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st, NULL);
+	if (rc != SQLITE_OK) {
+		free(s->sql);
+		s->sql = NULL;
+		s->st = NULL;
+		return hl_db__error(ctx, rc, "query");
+	}
+	s->busy = true;
+	*st = s->st;
+	return 0;
+}
+
+void hl_db__release(hl_ctx *ctx, sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	if (ctx->stmts) {
+		const char *sql = sqlite3_sql(st);
+		uint32_t h = sql ? sql_hash(sql) : 0;
+		for (uint32_t i = 0; sql && i < STMT_SLOTS; i++) {
+			struct hl_stmt_slot *x = &ctx->stmts->slot[(h + i) & (STMT_SLOTS - 1)];
+			if (!x->sql)
+				break;
+			if (x->st == st) {
+				sqlite3_reset(st);
+				sqlite3_clear_bindings(st);
+				x->busy = false;
+				return;
+			}
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+void hl_db__stmt_cache_free(hl_ctx *ctx)
+{
+	if (!ctx->stmts)
+		return;
+	for (size_t i = 0; i < STMT_SLOTS; i++) {
+		sqlite3_finalize(ctx->stmts->slot[i].st);
+		free(ctx->stmts->slot[i].sql);
+	}
+	free(ctx->stmts);
+	ctx->stmts = NULL;
+}
+
 int hl_db__exec(hl_ctx *ctx, const char *sql)
 {
 	int rc = sqlite3_exec(ctx->db, sql, NULL, NULL, NULL);
@@ -239,7 +334,7 @@ static const struct index_def v1_indexes[] = {
 	{ "hl_svc_name", "services", "service_name COLLATE NOCASE", true },
 	{ "hl_svc_vm", "services", "vm_id", false },
 	{ "hl_net_ip", "network_config", "ip_address", true },
-	{ "hl_net_num", "network_config", "ip_num", false },
+	{ "hl_net_num", "network_config", "ip_num, ip_address", false },
 	{ "hl_net_to", "network_config", "allocated_to", false },
 	{ "hl_cred_target", "credentials", "target_type, target_id", false },
 	{ "hl_audit_time", "audit_log", "timestamp", false },
@@ -458,6 +553,10 @@ static int connect(hl_ctx *ctx, int oflags, int busy_ms, bool immutable)
 		return hl_db__error(ctx, rc, "open");
 	sqlite3_extended_result_codes(ctx->db, 1);
 	sqlite3_busy_timeout(ctx->db, busy_ms > 0 ? busy_ms : 5000);
+	/* A 100k-VM inventory does not fit SQLite's default 2 MB page cache;
+	 * map the file instead of copying pages (reads only; writes still go
+	 * through the journal). */
+	sqlite3_exec(ctx->db, "PRAGMA cache_size=-16384; PRAGMA mmap_size=268435456", NULL, NULL, NULL);
 	rc = sqlite3_create_function(ctx->db, "hl_ipv4_num", 1,
 	                             SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
 	                             sql_ipv4_num, NULL, NULL);
@@ -498,6 +597,7 @@ static int open_db(hl_ctx *ctx, unsigned int flags, int busy_ms)
 		 * mount): SQLite cannot create the -shm index there. Read the
 		 * file as immutable: correct as long as nobody else writes it
 		 * while this context is open, which a read-only mount implies. */
+		hl_db__stmt_cache_free(ctx);
 		sqlite3_close_v2(ctx->db);
 		ctx->db = NULL;
 		if ((err = connect(ctx, oflags, busy_ms, true)) < 0)
@@ -590,6 +690,7 @@ void hl_ctx_free(hl_ctx *ctx)
 		return;
 	hl_audit__ctx_free(ctx);
 	hl_vault__ctx_free(ctx);
+	hl_db__stmt_cache_free(ctx);
 	if (ctx->db)
 		sqlite3_close_v2(ctx->db);
 	free(ctx->path);

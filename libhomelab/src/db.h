@@ -15,6 +15,17 @@ int hl_db__error(hl_ctx *ctx, int rc, const char *what);
 int hl_db__prepare(hl_ctx *ctx, sqlite3_stmt **st, const char *sql);
 int hl_db__exec(hl_ctx *ctx, const char *sql);
 
+/* Prepared statements cached per context: hl_db__stmt() hands out a ready
+ * statement for sql, compiled once per context; give it back with
+ * hl_db__release() (which resets it and clears its bindings). A statement
+ * already handed out and not yet given back is compiled afresh, so nested
+ * use of the same SQL stays correct. hl_db__release() accepts NULL and
+ * statements from hl_db__prepare() (it finalizes those). */
+int hl_db__stmt(hl_ctx *ctx, sqlite3_stmt **st, const char *sql);
+void hl_db__release(hl_ctx *ctx, sqlite3_stmt *st);
+/* Finalize every cached statement (before closing the connection). */
+void hl_db__stmt_cache_free(hl_ctx *ctx);
+
 /* Transactions. begin_write takes the write lock at once (BEGIN IMMEDIATE),
  * so that check-then-insert sequences are atomic across processes. */
 int hl_db__begin_read(hl_ctx *ctx);

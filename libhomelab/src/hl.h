@@ -30,6 +30,7 @@ struct hl_ctx {
 	char *audit_path;             /* separate audit database; NULL: the inventory's */
 	struct sqlite3 *audit_db;     /* its connection (ctx->db when shared); NULL until first use */
 	int busy_timeout_ms;
+	struct hl_stmt_cache *stmts;  /* prepared statements (db.c, hl_db__stmt) */
 };
 
 /* Set the thread's last error and return code. */

@@ -49,7 +49,7 @@ int hl_host__load_id(hl_host **out, hl_ctx *ctx, int64_t id)
 	sqlite3_stmt *st = NULL;
 	int rc, err;
 
-	if ((err = hl_db__prepare(ctx, &st, HOST_SELECT " WHERE h.id = ?1")) < 0)
+	if ((err = hl_db__stmt(ctx, &st, HOST_SELECT " WHERE h.id = ?1")) < 0)
 		return err;
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
@@ -59,7 +59,7 @@ int hl_host__load_id(hl_host **out, hl_ctx *ctx, int64_t id)
 		err = hl__err(HL_ENOTFOUND, HL_ERROR_INVENTORY, "host %lld not found", (long long)id);
 	else
 		err = hl_db__error(ctx, rc, "read host");
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	return err;
 }
 
@@ -73,7 +73,7 @@ int hl_host_list(hl_host_array **out, hl_ctx *ctx)
 	if (!out || !ctx)
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_host_list: out and ctx are required");
 	*out = NULL;
-	if ((err = hl_db__prepare(ctx, &st, HOST_SELECT " ORDER BY h.id")) < 0)
+	if ((err = hl_db__stmt(ctx, &st, HOST_SELECT " ORDER BY h.id")) < 0)
 		return err;
 	if (!(list = hl__calloc(1, sizeof(*list)))) {
 		err = HL_ENOMEM;
@@ -90,7 +90,7 @@ int hl_host_list(hl_host_array **out, hl_ctx *ctx)
 	if (rc != SQLITE_DONE)
 		err = hl_db__error(ctx, rc, "list hosts");
 out:
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	if (err < 0)
 		hl_host_array_free(list);
 	else
@@ -132,7 +132,7 @@ static int name_free(hl_ctx *ctx, const char *name, int64_t except)
 	sqlite3_stmt *st = NULL;
 	int rc, err;
 
-	if ((err = hl_db__prepare(ctx, &st, "SELECT id FROM proxmox_hosts WHERE node_name = ?1 COLLATE NOCASE "
+	if ((err = hl_db__stmt(ctx, &st, "SELECT id FROM proxmox_hosts WHERE node_name = ?1 COLLATE NOCASE "
 	                                    "AND id IS NOT ?2 LIMIT 1")) < 0)
 		return err;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -143,7 +143,7 @@ static int name_free(hl_ctx *ctx, const char *name, int64_t except)
 		              (long long)sqlite3_column_int64(st, 0));
 	else if (rc != SQLITE_DONE)
 		err = hl_db__error(ctx, rc, "check host name");
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	return err;
 }
 
@@ -173,14 +173,14 @@ int hl_host_add(hl_host **out, hl_ctx *ctx, const hl_host_spec *spec)
 		return err;
 	if ((err = name_free(ctx, spec->name, 0)) < 0 || (err = ip_free(ctx, ip, 0)) < 0)
 		goto fail;
-	if ((err = hl_db__prepare(ctx, &st, "INSERT INTO proxmox_hosts (id, node_name, ip_address) VALUES (?1, ?2, ?3)")) < 0)
+	if ((err = hl_db__stmt(ctx, &st, "INSERT INTO proxmox_hosts (id, node_name, ip_address) VALUES (?1, ?2, ?3)")) < 0)
 		goto fail;
 	if (spec->id)
 		sqlite3_bind_int64(st, 1, spec->id);
 	sqlite3_bind_text(st, 2, spec->name, -1, SQLITE_STATIC);
 	hl_db__bind_text(st, 3, *ip ? ip : NULL);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	if (rc != SQLITE_DONE) {
 		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
 			err = hl__err(HL_EEXISTS, HL_ERROR_INVENTORY, "host id %lld is already taken", (long long)spec->id);
@@ -220,7 +220,7 @@ int hl_host_update(hl_host **out, hl_ctx *ctx, const char *ref, const hl_host_sp
 		goto fail;
 	if ((err = ip_free(ctx, ip, id)) < 0)
 		goto fail;
-	if ((err = hl_db__prepare(ctx, &st, "UPDATE proxmox_hosts SET node_name = coalesce(?1, node_name),"
+	if ((err = hl_db__stmt(ctx, &st, "UPDATE proxmox_hosts SET node_name = coalesce(?1, node_name),"
 	        " ip_address = CASE WHEN ?2 IS NULL THEN ip_address WHEN ?2 = '' THEN NULL ELSE ?2 END"
 	        " WHERE id = ?3")) < 0)
 		goto fail;
@@ -228,7 +228,7 @@ int hl_host_update(hl_host **out, hl_ctx *ctx, const char *ref, const hl_host_sp
 	hl_db__bind_text(st, 2, spec->ip ? ip : NULL);
 	sqlite3_bind_int64(st, 3, id);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	if (rc != SQLITE_DONE) {
 		err = hl_db__error(ctx, rc, "update host");
 		goto fail;
@@ -260,11 +260,11 @@ int hl_host_remove(hl_ctx *ctx, const char *ref)
 		              h->vm_count == 1 ? "it" : "them");
 		goto fail;
 	}
-	if ((err = hl_db__prepare(ctx, &st, "DELETE FROM proxmox_hosts WHERE id = ?1")) < 0)
+	if ((err = hl_db__stmt(ctx, &st, "DELETE FROM proxmox_hosts WHERE id = ?1")) < 0)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	if (rc != SQLITE_DONE) {
 		err = hl_db__error(ctx, rc, "remove host");
 		goto fail;

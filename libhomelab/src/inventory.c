@@ -31,17 +31,18 @@ int hl_inv__check_name(const char *name, const char *what)
 	return 0;
 }
 
+/* The statuses a VM may be given: those Proxmox reports, and the ones the
+ * homelab_list_vms tool can filter on (keep the two lists the same). */
+static const char *const vm_statuses[] = { "running", "stopped", "paused", "suspended", "unknown", NULL };
+
 int hl_inv__check_status(const char *status)
 {
-	size_t n = status ? strlen(status) : 0;
-
-	if (n == 0 || n > 32)
-		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "status: must be 1 to 32 characters");
-	for (const char *p = status; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
-			return hl__err(HL_EINVALID, HL_ERROR_INVALID,
-			               "status: '%.32s' may contain only lower-case letters, digits, '_' and '-'", status);
-	return 0;
+	for (size_t i = 0; vm_statuses[i]; i++)
+		if (status && !strcmp(status, vm_statuses[i]))
+			return 0;
+	return hl__err(HL_EINVALID, HL_ERROR_INVALID,
+	               "status: '%.32s' is not one of running, stopped, paused, suspended, unknown",
+	               status ? status : "");
 }
 
 int hl_inv__check_port(int port, const char *what)
@@ -74,20 +75,20 @@ static int resolve(hl_ctx *ctx, const char *ref, int64_t *out, const char *by_id
 	if (!ref || !*ref)
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "%s: a name or id is required", what);
 	if (hl__parse_int64(ref, &id)) {
-		if ((err = hl_db__prepare(ctx, &st, by_id)) < 0)
+		if ((err = hl_db__stmt(ctx, &st, by_id)) < 0)
 			return err;
 		sqlite3_bind_int64(st, 1, id);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
 			*out = sqlite3_column_int64(st, 0);
-			sqlite3_finalize(st);
+			hl_db__release(ctx, st);
 			return 0;
 		}
-		sqlite3_finalize(st);
+		hl_db__release(ctx, st);
 		if (rc != SQLITE_DONE)
 			return hl_db__error(ctx, rc, "look up");
 	}
-	if ((err = hl_db__prepare(ctx, &st, by_name)) < 0)
+	if ((err = hl_db__stmt(ctx, &st, by_name)) < 0)
 		return err;
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -97,7 +98,7 @@ static int resolve(hl_ctx *ctx, const char *ref, int64_t *out, const char *by_id
 		err = hl__err(HL_ENOTFOUND, HL_ERROR_INVENTORY, "%s '%.100s' not found", what, ref);
 	else
 		err = hl_db__error(ctx, rc, "look up");
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	return err;
 }
 
@@ -121,16 +122,16 @@ bool hl_inv__ip_holder(hl_ctx *ctx, const char *ip, int64_t except_vm, int64_t e
 	sqlite3_stmt *st = NULL;
 	bool found = false;
 
-	if (hl_db__prepare(ctx, &st, "SELECT name FROM virtual_machines WHERE ip = ?1 AND vm_id IS NOT ?2 LIMIT 1") == 0) {
+	if (hl_db__stmt(ctx, &st, "SELECT name FROM virtual_machines WHERE ip = ?1 AND vm_id IS NOT ?2 LIMIT 1") == 0) {
 		sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, except_vm);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			snprintf(who, who_len, "vm %s", (const char *)sqlite3_column_text(st, 0));
 			found = true;
 		}
-		sqlite3_finalize(st);
+		hl_db__release(ctx, st);
 	}
-	if (!found && hl_db__prepare(ctx, &st, "SELECT node_name FROM proxmox_hosts WHERE ip_address = ?1 "
+	if (!found && hl_db__stmt(ctx, &st, "SELECT node_name FROM proxmox_hosts WHERE ip_address = ?1 "
 	                                       "AND id IS NOT ?2 LIMIT 1") == 0) {
 		sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, except_host);
@@ -138,7 +139,7 @@ bool hl_inv__ip_holder(hl_ctx *ctx, const char *ip, int64_t except_vm, int64_t e
 			snprintf(who, who_len, "host %s", (const char *)sqlite3_column_text(st, 0));
 			found = true;
 		}
-		sqlite3_finalize(st);
+		hl_db__release(ctx, st);
 	}
 	return found;
 }

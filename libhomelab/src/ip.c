@@ -68,7 +68,7 @@ static int load_alloc(hl_ip_alloc **out, hl_ctx *ctx, const char *ip, bool quiet
 	int rc, err;
 
 	*out = NULL;
-	if ((err = hl_db__prepare(ctx, &st, IP_SELECT " WHERE ip_address = ?1 LIMIT 1")) < 0)
+	if ((err = hl_db__stmt(ctx, &st, IP_SELECT " WHERE ip_address = ?1 LIMIT 1")) < 0)
 		return err;
 	sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -78,7 +78,7 @@ static int load_alloc(hl_ip_alloc **out, hl_ctx *ctx, const char *ip, bool quiet
 		err = quiet ? HL_ENOTFOUND : hl__err(HL_ENOTFOUND, HL_ERROR_INVENTORY, "ip %s is not allocated", ip);
 	else
 		err = hl_db__error(ctx, rc, "look up ip");
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	return err;
 }
 
@@ -89,7 +89,7 @@ static int64_t find_id(hl_ctx *ctx, const char *sql, const char *ip, int *err)
 	int64_t id = 0;
 	int rc;
 
-	if ((*err = hl_db__prepare(ctx, &st, sql)) < 0)
+	if ((*err = hl_db__stmt(ctx, &st, sql)) < 0)
 		return 0;
 	sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -97,7 +97,7 @@ static int64_t find_id(hl_ctx *ctx, const char *sql, const char *ip, int *err)
 		id = sqlite3_column_int64(st, 0);
 	else if (rc != SQLITE_DONE)
 		*err = hl_db__error(ctx, rc, "look up ip");
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	return id;
 }
 
@@ -153,11 +153,11 @@ int hl_ip_list(hl_ip_alloc_array **out, hl_ctx *ctx, const char *cidr)
 	if (cidr && *cidr && (err = hl_ip__parse_cidr(cidr, &first, &last, &prefix)) < 0)
 		return err;
 	if (cidr && *cidr)
-		err = hl_db__prepare(ctx, &st, ctx->has_ext_columns
+		err = hl_db__stmt(ctx, &st, ctx->has_ext_columns
 			? IP_SELECT " WHERE ip_num BETWEEN ?1 AND ?2 ORDER BY ip_num"
 			: IP_SELECT " WHERE hl_ipv4_num(ip_address) BETWEEN ?1 AND ?2 ORDER BY hl_ipv4_num(ip_address)");
 	else
-		err = hl_db__prepare(ctx, &st, ctx->has_ext_columns ? IP_SELECT " ORDER BY ip_num, ip_address"
+		err = hl_db__stmt(ctx, &st, ctx->has_ext_columns ? IP_SELECT " ORDER BY ip_num, ip_address"
 		                                                    : IP_SELECT " ORDER BY hl_ipv4_num(ip_address), ip_address");
 	if (err < 0)
 		return err;
@@ -178,7 +178,7 @@ int hl_ip_list(hl_ip_alloc_array **out, hl_ctx *ctx, const char *cidr)
 	if (rc != SQLITE_DONE)
 		err = hl_db__error(ctx, rc, "list ips");
 out:
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	if (err < 0)
 		hl_ip_alloc_array_free(list);
 	else
@@ -206,7 +206,7 @@ static int insert_alloc(hl_ctx *ctx, const char *ip, const hl_ip_spec *spec)
 	uint32_t v4;
 	int rc, err;
 
-	if ((err = hl_db__prepare(ctx, &st, "INSERT INTO network_config (ip_address, hostname, allocated_to, type, "
+	if ((err = hl_db__stmt(ctx, &st, "INSERT INTO network_config (ip_address, hostname, allocated_to, type, "
 	                                    "ip_num) VALUES (?1, ?2, ?3, ?4, ?5)")) < 0)
 		return err;
 	sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
@@ -216,7 +216,7 @@ static int insert_alloc(hl_ctx *ctx, const char *ip, const hl_ip_spec *spec)
 	if (hl_ip__parse_v4(ip, &v4))
 		sqlite3_bind_int64(st, 5, v4);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE)
 		return hl__err(HL_EEXISTS, HL_ERROR_INVENTORY, "ip %s is already allocated", ip);
 	return rc == SQLITE_DONE ? 0 : hl_db__error(ctx, rc, "add ip allocation");
@@ -269,7 +269,7 @@ int hl_ip_update(hl_ip_alloc **out, hl_ctx *ctx, const char *ip, const hl_ip_spe
 		return err;
 	if ((err = hl_db__begin_write(ctx)) < 0)
 		return err;
-	if ((err = hl_db__prepare(ctx, &st, "UPDATE network_config SET"
+	if ((err = hl_db__stmt(ctx, &st, "UPDATE network_config SET"
 	        " hostname = CASE WHEN ?1 IS NULL THEN hostname WHEN ?1 = '' THEN NULL ELSE ?1 END,"
 	        " allocated_to = CASE WHEN ?2 IS NULL THEN allocated_to WHEN ?2 = '' THEN NULL ELSE ?2 END,"
 	        " type = CASE WHEN ?3 IS NULL THEN type WHEN ?3 = '' THEN NULL ELSE ?3 END"
@@ -280,7 +280,7 @@ int hl_ip_update(hl_ip_alloc **out, hl_ctx *ctx, const char *ip, const hl_ip_spe
 	hl_db__bind_text(st, 3, spec->type);
 	sqlite3_bind_text(st, 4, canon, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	if (rc != SQLITE_DONE) {
 		err = hl_db__error(ctx, rc, "update ip allocation");
 		goto fail;
@@ -331,7 +331,7 @@ int hl_ip_allocate(hl_ip_alloc **out, hl_ctx *ctx, const char *cidr, const hl_ip
 	 * pick the same address between our scan and our insert. */
 	if ((err = hl_db__begin_write(ctx)) < 0)
 		return err;
-	if ((err = hl_db__prepare(ctx, &st, "SELECT ip_num FROM network_config WHERE ip_num BETWEEN ?1 AND ?2 "
+	if ((err = hl_db__stmt(ctx, &st, "SELECT ip_num FROM network_config WHERE ip_num BETWEEN ?1 AND ?2 "
 	                                    "ORDER BY ip_num")) < 0)
 		goto fail;
 	sqlite3_bind_int64(st, 1, lo);
@@ -356,7 +356,7 @@ int hl_ip_allocate(hl_ip_alloc **out, hl_ctx *ctx, const char *cidr, const hl_ip
 			found = true;
 			break;
 		}
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	st = NULL;
 	if (!found) {
 		err = hl__err(HL_EFULL, HL_ERROR_INVENTORY, "subnet %s has no free address", cidr);
@@ -367,7 +367,7 @@ int hl_ip_allocate(hl_ip_alloc **out, hl_ctx *ctx, const char *cidr, const hl_ip
 		goto fail;
 	return out ? load_alloc(out, ctx, ip, false) : 0;
 fail:
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	hl_db__rollback(ctx);
 	return err;
 }
@@ -382,11 +382,11 @@ int hl_ip_release(hl_ctx *ctx, const char *ip)
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_ip_release: ctx is required");
 	if ((err = hl_ip__canonical(ip, canon, "ip")) < 0 || (err = hl_db__writable(ctx, "release an ip")) < 0)
 		return err;
-	if ((err = hl_db__prepare(ctx, &st, "DELETE FROM network_config WHERE ip_address = ?1")) < 0)
+	if ((err = hl_db__stmt(ctx, &st, "DELETE FROM network_config WHERE ip_address = ?1")) < 0)
 		return err;
 	sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	if (rc != SQLITE_DONE)
 		return hl_db__error(ctx, rc, "release ip");
 	if (sqlite3_changes(ctx->db) == 0)

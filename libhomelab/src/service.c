@@ -54,7 +54,7 @@ static int load_id(hl_service **out, hl_ctx *ctx, int64_t id)
 	sqlite3_stmt *st = NULL;
 	int rc, err;
 
-	if ((err = hl_db__prepare(ctx, &st, SVC_SELECT " WHERE s.rowid = ?1")) < 0)
+	if ((err = hl_db__stmt(ctx, &st, SVC_SELECT " WHERE s.rowid = ?1")) < 0)
 		return err;
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
@@ -64,7 +64,7 @@ static int load_id(hl_service **out, hl_ctx *ctx, int64_t id)
 		err = hl__err(HL_ENOTFOUND, HL_ERROR_INVENTORY, "service %lld not found", (long long)id);
 	else
 		err = hl_db__error(ctx, rc, "read service");
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	return err;
 }
 
@@ -77,17 +77,17 @@ static int service_id(hl_ctx *ctx, const char *ref, int64_t *out)
 	if (!ref || !*ref)
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "service: a name or id is required");
 	if (hl__parse_int64(ref, &id)) {
-		if ((err = hl_db__prepare(ctx, &st, "SELECT rowid FROM services WHERE rowid = ?1")) < 0)
+		if ((err = hl_db__stmt(ctx, &st, "SELECT rowid FROM services WHERE rowid = ?1")) < 0)
 			return err;
 		sqlite3_bind_int64(st, 1, id);
 		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		hl_db__release(ctx, st);
 		if (rc == SQLITE_ROW) {
 			*out = id;
 			return 0;
 		}
 	}
-	if ((err = hl_db__prepare(ctx, &st, "SELECT rowid FROM services WHERE service_name = ?1 COLLATE NOCASE "
+	if ((err = hl_db__stmt(ctx, &st, "SELECT rowid FROM services WHERE service_name = ?1 COLLATE NOCASE "
 	                                    "ORDER BY rowid LIMIT 1")) < 0)
 		return err;
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
@@ -98,7 +98,7 @@ static int service_id(hl_ctx *ctx, const char *ref, int64_t *out)
 		err = hl__err(HL_ENOTFOUND, HL_ERROR_INVENTORY, "service '%.100s' not found", ref);
 	else
 		err = hl_db__error(ctx, rc, "look up service");
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	return err;
 }
 
@@ -115,7 +115,7 @@ int hl_service_list(hl_service_array **out, hl_ctx *ctx, const char *vm)
 	*out = NULL;
 	if (vm && *vm && (err = hl_inv__vm_id(ctx, vm, &vm_id)) < 0)
 		return err;
-	if ((err = hl_db__prepare(ctx, &st, vm && *vm ? SVC_SELECT " WHERE s.vm_id = ?1 ORDER BY s.service_name, s.rowid"
+	if ((err = hl_db__stmt(ctx, &st, vm && *vm ? SVC_SELECT " WHERE s.vm_id = ?1 ORDER BY s.service_name, s.rowid"
 	                                               : SVC_SELECT " ORDER BY s.service_name, s.rowid")) < 0)
 		return err;
 	if (vm && *vm)
@@ -135,7 +135,7 @@ int hl_service_list(hl_service_array **out, hl_ctx *ctx, const char *vm)
 	if (rc != SQLITE_DONE)
 		err = hl_db__error(ctx, rc, "list services");
 out:
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	if (err < 0)
 		hl_service_array_free(list);
 	else
@@ -180,7 +180,7 @@ static int name_free(hl_ctx *ctx, const char *name, int64_t except)
 	sqlite3_stmt *st = NULL;
 	int rc, err;
 
-	if ((err = hl_db__prepare(ctx, &st, "SELECT 1 FROM services WHERE service_name = ?1 COLLATE NOCASE "
+	if ((err = hl_db__stmt(ctx, &st, "SELECT 1 FROM services WHERE service_name = ?1 COLLATE NOCASE "
 	                                    "AND rowid IS NOT ?2 LIMIT 1")) < 0)
 		return err;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -190,7 +190,7 @@ static int name_free(hl_ctx *ctx, const char *name, int64_t except)
 		err = hl__err(HL_EEXISTS, HL_ERROR_INVENTORY, "service '%s' already exists", name);
 	else if (rc != SQLITE_DONE)
 		err = hl_db__error(ctx, rc, "check service name");
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	return err;
 }
 
@@ -212,7 +212,7 @@ int hl_service_add(hl_service **out, hl_ctx *ctx, const hl_service_spec *spec)
 		goto fail;
 	if ((err = name_free(ctx, spec->name, 0)) < 0)
 		goto fail;
-	if ((err = hl_db__prepare(ctx, &st, "INSERT INTO services (service_name, url, port, protocol, "
+	if ((err = hl_db__stmt(ctx, &st, "INSERT INTO services (service_name, url, port, protocol, "
 	                                    "health_endpoint, vm_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")) < 0)
 		goto fail;
 	sqlite3_bind_text(st, 1, spec->name, -1, SQLITE_STATIC);
@@ -224,7 +224,7 @@ int hl_service_add(hl_service **out, hl_ctx *ctx, const hl_service_spec *spec)
 	if (vm_id)
 		sqlite3_bind_int64(st, 6, vm_id);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	if (rc != SQLITE_DONE) {
 		err = hl_db__error(ctx, rc, "add service");
 		goto fail;
@@ -258,7 +258,7 @@ int hl_service_update(hl_service **out, hl_ctx *ctx, const char *ref, const hl_s
 		goto fail;
 	if (spec->name && (err = name_free(ctx, spec->name, id)) < 0)
 		goto fail;
-	if ((err = hl_db__prepare(ctx, &st, "UPDATE services SET"
+	if ((err = hl_db__stmt(ctx, &st, "UPDATE services SET"
 	        " service_name = coalesce(?1, service_name),"
 	        " url = CASE WHEN ?2 IS NULL THEN url WHEN ?2 = '' THEN NULL ELSE ?2 END,"
 	        " port = CASE WHEN ?3 IS NULL THEN port WHEN ?3 < 0 THEN NULL ELSE ?3 END,"
@@ -277,7 +277,7 @@ int hl_service_update(hl_service **out, hl_ctx *ctx, const char *ref, const hl_s
 		sqlite3_bind_int64(st, 6, *spec->vm ? vm_id : 0);
 	sqlite3_bind_int64(st, 7, id);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	if (rc != SQLITE_DONE) {
 		err = hl_db__error(ctx, rc, "update service");
 		goto fail;
@@ -302,11 +302,11 @@ int hl_service_remove(hl_ctx *ctx, const char *ref)
 		return err;
 	if ((err = service_id(ctx, ref, &id)) < 0)
 		goto fail;
-	if ((err = hl_db__prepare(ctx, &st, "DELETE FROM services WHERE rowid = ?1")) < 0)
+	if ((err = hl_db__stmt(ctx, &st, "DELETE FROM services WHERE rowid = ?1")) < 0)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	if (rc != SQLITE_DONE) {
 		err = hl_db__error(ctx, rc, "remove service");
 		goto fail;

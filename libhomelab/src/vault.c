@@ -165,7 +165,7 @@ int hl_vault__unseal(char **out, size_t *out_len, const struct hl_vault_key *key
 		              "needed)", raw_len, (int)(NONCE_BYTES + TAG_BYTES));
 		goto out;
 	}
-	if (!(plain = hl_secret__strndup("", raw_len - NONCE_BYTES - TAG_BYTES))) {
+	if (!(plain = hl_secret__alloc(raw_len - NONCE_BYTES - TAG_BYTES))) {
 		err = HL_ENOMEM;
 		goto out;
 	}
@@ -564,7 +564,7 @@ int hl_vault_list(hl_credential_array **out, hl_ctx *ctx, const char *target_typ
 	sqlite3_stmt *st = NULL;
 	hl_buf sql = HL_BUF_INIT;
 	size_t cap = 0;
-	int rc, err;
+	int rc, err = 0;
 
 	if (!out || !ctx)
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_vault_list: out and ctx are required");

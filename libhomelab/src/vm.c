@@ -68,7 +68,7 @@ int hl_vm__load_id(hl_vm **out, hl_ctx *ctx, int64_t vm_id)
 	int rc, err = 0;
 
 	snprintf(sql, sizeof(sql), "SELECT %s" VM_FROM " WHERE v.vm_id = ?1", vm_cols(ctx));
-	if ((err = hl_db__prepare(ctx, &st, sql)) < 0)
+	if ((err = hl_db__stmt(ctx, &st, sql)) < 0)
 		return err;
 	sqlite3_bind_int64(st, 1, vm_id);
 	rc = sqlite3_step(st);
@@ -78,7 +78,7 @@ int hl_vm__load_id(hl_vm **out, hl_ctx *ctx, int64_t vm_id)
 		err = hl__err(HL_ENOTFOUND, HL_ERROR_INVENTORY, "vm %lld not found", (long long)vm_id);
 	else
 		err = hl_db__error(ctx, rc, "read vm");
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	return err;
 }
 
@@ -102,9 +102,11 @@ int hl_vm_list(hl_vm_array **out, hl_ctx *ctx, const hl_vm_filter *filter)
 	if (by_host && (err = hl_inv__host_id(ctx, filter->host, &host_id)) < 0)
 		return err;
 
-	snprintf(sql, sizeof(sql), "SELECT %s" VM_FROM " WHERE (?1 IS NULL OR v.status = ?1)%s ORDER BY v.vm_id",
-	         vm_cols(ctx), by_host ? " AND v.host_id = ?2" : "");
-	if ((err = hl_db__prepare(ctx, &st, sql)) < 0)
+	/* Each filter is in the SQL only when given: "?1 IS NULL OR ..." would
+	 * keep SQLite from using the status index. */
+	snprintf(sql, sizeof(sql), "SELECT %s" VM_FROM " WHERE 1%s%s ORDER BY v.vm_id", vm_cols(ctx),
+	         by_status ? " AND v.status = ?1" : "", by_host ? " AND v.host_id = ?2" : "");
+	if ((err = hl_db__stmt(ctx, &st, sql)) < 0)
 		return err;
 	if (by_status)
 		sqlite3_bind_text(st, 1, filter->status, -1, SQLITE_STATIC);
@@ -126,7 +128,7 @@ int hl_vm_list(hl_vm_array **out, hl_ctx *ctx, const hl_vm_filter *filter)
 	if (rc != SQLITE_DONE)
 		err = hl_db__error(ctx, rc, "list vms");
 out:
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	if (err < 0)
 		hl_vm_array_free(list);
 	else
@@ -178,7 +180,7 @@ static int name_free(hl_ctx *ctx, const char *name, int64_t except_vm)
 	sqlite3_stmt *st = NULL;
 	int rc, err = 0;
 
-	if ((err = hl_db__prepare(ctx, &st, "SELECT vm_id FROM virtual_machines WHERE name = ?1 COLLATE NOCASE "
+	if ((err = hl_db__stmt(ctx, &st, "SELECT vm_id FROM virtual_machines WHERE name = ?1 COLLATE NOCASE "
 	                                    "AND vm_id IS NOT ?2 LIMIT 1")) < 0)
 		return err;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -189,7 +191,7 @@ static int name_free(hl_ctx *ctx, const char *name, int64_t except_vm)
 		              (long long)sqlite3_column_int64(st, 0));
 	else if (rc != SQLITE_DONE)
 		err = hl_db__error(ctx, rc, "check vm name");
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	return err;
 }
 
@@ -207,14 +209,14 @@ static int next_vm_id(hl_ctx *ctx, int64_t *out)
 	sqlite3_stmt *st = NULL;
 	int rc, err;
 
-	if ((err = hl_db__prepare(ctx, &st, "SELECT max(coalesce(max(vm_id), 99), 99) + 1 FROM virtual_machines")) < 0)
+	if ((err = hl_db__stmt(ctx, &st, "SELECT max(coalesce(max(vm_id), 99), 99) + 1 FROM virtual_machines")) < 0)
 		return err;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(st, 0);
 	else
 		err = hl_db__error(ctx, rc, "pick a vm_id");
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	return err;
 }
 
@@ -243,7 +245,7 @@ int hl_vm_add(hl_vm **out, hl_ctx *ctx, const hl_vm_spec *spec)
 	snprintf(sql, sizeof(sql), "INSERT INTO virtual_machines (vm_id, name, ip, status, host_id%s) "
 	         "VALUES (?1, ?2, ?3, ?4, ?5%s)", ctx->has_ext_columns ? ", ssh_user, ssh_port" : "",
 	         ctx->has_ext_columns ? ", ?6, ?7" : "");
-	if ((err = hl_db__prepare(ctx, &st, sql)) < 0)
+	if ((err = hl_db__stmt(ctx, &st, sql)) < 0)
 		goto fail;
 	sqlite3_bind_int64(st, 1, vm_id);
 	sqlite3_bind_text(st, 2, spec->name, -1, SQLITE_STATIC);
@@ -257,7 +259,7 @@ int hl_vm_add(hl_vm **out, hl_ctx *ctx, const hl_vm_spec *spec)
 			sqlite3_bind_int(st, 7, spec->ssh_port);
 	}
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	if (rc != SQLITE_DONE) {
 		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
 			err = hl__err(HL_EEXISTS, HL_ERROR_INVENTORY, "vm_id %lld is already taken", (long long)vm_id);
@@ -314,7 +316,7 @@ int hl_vm_update(hl_vm **out, hl_ctx *ctx, const char *ref, const hl_vm_spec *sp
 		goto fail;
 	/* Each field: ?N IS NULL keeps the old value; a special "clear" value
 	 * sets NULL. */
-	if ((err = hl_db__prepare(ctx, &st,
+	if ((err = hl_db__stmt(ctx, &st,
 	        "UPDATE virtual_machines SET vm_id = ?1,"
 	        " name = coalesce(?2, name),"
 	        " ip = CASE WHEN ?3 IS NULL THEN ip WHEN ?3 = '' THEN NULL ELSE ?3 END,"
@@ -330,14 +332,14 @@ int hl_vm_update(hl_vm **out, hl_ctx *ctx, const char *ref, const hl_vm_spec *sp
 		sqlite3_bind_int64(st, 5, *spec->host ? host_id : 0);
 	sqlite3_bind_int64(st, 6, vm_id);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	st = NULL;
 	if (rc != SQLITE_DONE) {
 		err = hl_db__error(ctx, rc, "update vm");
 		goto fail;
 	}
 	if (ctx->has_ext_columns && (spec->ssh_user || spec->ssh_port)) {
-		if ((err = hl_db__prepare(ctx, &st,
+		if ((err = hl_db__stmt(ctx, &st,
 		        "UPDATE virtual_machines SET"
 		        " ssh_user = CASE WHEN ?1 IS NULL THEN ssh_user WHEN ?1 = '' THEN NULL ELSE ?1 END,"
 		        " ssh_port = CASE WHEN ?2 IS NULL THEN ssh_port WHEN ?2 < 0 THEN NULL ELSE ?2 END"
@@ -348,7 +350,7 @@ int hl_vm_update(hl_vm **out, hl_ctx *ctx, const char *ref, const hl_vm_spec *sp
 			sqlite3_bind_int(st, 2, spec->ssh_port);
 		sqlite3_bind_int64(st, 3, new_id);
 		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		hl_db__release(ctx, st);
 		if (rc != SQLITE_DONE) {
 			err = hl_db__error(ctx, rc, "update vm");
 			goto fail;
@@ -356,12 +358,12 @@ int hl_vm_update(hl_vm **out, hl_ctx *ctx, const char *ref, const hl_vm_spec *sp
 	}
 	if (new_id != vm_id) {
 		/* Keep services pointing at the VM across a renumbering. */
-		if ((err = hl_db__prepare(ctx, &st, "UPDATE services SET vm_id = ?1 WHERE vm_id = ?2")) < 0)
+		if ((err = hl_db__stmt(ctx, &st, "UPDATE services SET vm_id = ?1 WHERE vm_id = ?2")) < 0)
 			goto fail;
 		sqlite3_bind_int64(st, 1, new_id);
 		sqlite3_bind_int64(st, 2, vm_id);
 		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		hl_db__release(ctx, st);
 		if (rc != SQLITE_DONE) {
 			err = hl_db__error(ctx, rc, "update services");
 			goto fail;
@@ -380,7 +382,7 @@ static int count_services(hl_ctx *ctx, int64_t vm_id, int64_t *n)
 	sqlite3_stmt *st = NULL;
 	int rc, err;
 
-	if ((err = hl_db__prepare(ctx, &st, "SELECT count(*) FROM services WHERE vm_id = ?1")) < 0)
+	if ((err = hl_db__stmt(ctx, &st, "SELECT count(*) FROM services WHERE vm_id = ?1")) < 0)
 		return err;
 	sqlite3_bind_int64(st, 1, vm_id);
 	rc = sqlite3_step(st);
@@ -388,7 +390,7 @@ static int count_services(hl_ctx *ctx, int64_t vm_id, int64_t *n)
 		*n = sqlite3_column_int64(st, 0);
 	else
 		err = hl_db__error(ctx, rc, "count services");
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	return err;
 }
 
@@ -397,11 +399,11 @@ static int exec_id(hl_ctx *ctx, const char *sql, int64_t id)
 	sqlite3_stmt *st = NULL;
 	int rc, err;
 
-	if ((err = hl_db__prepare(ctx, &st, sql)) < 0)
+	if ((err = hl_db__stmt(ctx, &st, sql)) < 0)
 		return err;
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	hl_db__release(ctx, st);
 	return rc == SQLITE_DONE ? 0 : hl_db__error(ctx, rc, "remove");
 }
 
