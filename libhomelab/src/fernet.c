@@ -122,7 +122,7 @@ int hl_fernet__decrypt(char **out, size_t *out_len, const unsigned char key[32],
 		goto out;
 	ct_len = n - (1 + 8 + 16 + 32);
 	/* One spare block: EVP may write up to a block past the input. */
-	if (!(plain = hl_secret__strndup("", ct_len + 16))) {
+	if (!(plain = hl_secret__alloc(ct_len + 16))) {
 		err = HL_ENOMEM;
 		goto out;
 	}

@@ -47,6 +47,20 @@ char *hl_secret__strndup(const char *s, size_t n)
 	return p;
 }
 
+char *hl_secret__alloc(size_t n)
+{
+	char *p;
+
+	if (hl_sodium__init() < 0)
+		return NULL;
+	if (!(p = sodium_malloc(n + 1))) {
+		hl__oom();
+		return NULL;
+	}
+	sodium_memzero(p, n + 1);
+	return p;
+}
+
 void hl_secret__free(void *p)
 {
 	if (p)
@@ -116,7 +130,7 @@ static int read_key_file(unsigned char out[HL_KEY_BYTES], const char *path, cons
 		              "(mode %03o); refusing it: chmod 600 %s", what, path, (unsigned)(sb.st_mode & 0777), path);
 		goto out;
 	}
-	if (!(text = hl_secret__strndup("", MAX))) {
+	if (!(text = hl_secret__alloc(MAX))) {
 		err = HL_ENOMEM;
 		goto out;
 	}

@@ -42,6 +42,9 @@ int hl_key__get(struct hl_vault_key **out, hl_ctx *ctx);
 
 /* Copy of a secret string into sodium memory (NUL-terminated); NULL on OOM. */
 char *hl_secret__strndup(const char *s, size_t n);
+/* n + 1 zeroed bytes of sodium memory, for a secret of up to n bytes and
+ * its NUL; NULL on OOM (error set). */
+char *hl_secret__alloc(size_t n);
 /* Free a sodium_malloc'd secret (wiped). Accepts NULL. */
 void hl_secret__free(void *p);
 

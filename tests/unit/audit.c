@@ -16,6 +16,17 @@
 
 #include "audit.h"
 
+/* A copy of a path that lives until exit (tu_path's buffers rotate). */
+static const char *keep_path(const char *p)
+{
+	static char paths[64][512];
+	static int next;
+	char *b = paths[next++ % 64];
+
+	snprintf(b, 512, "%s", p);
+	return b;
+}
+
 static int ndb;
 
 static hl_ctx *open_at(const char **path, const char *key)
@@ -26,7 +37,7 @@ static hl_ctx *open_at(const char **path, const char *key)
 
 	if (!*path) {
 		snprintf(name, sizeof(name), "a%d.db", ndb++);
-		*path = strdup(tu_path(name));
+		*path = keep_path(tu_path(name));
 	}
 	o.db_path = *path;
 	o.db_key = key;
@@ -309,7 +320,7 @@ static void test_audit__legacy_rows_chained_by_migration(void **state)
 	long n;
 
 	(void)state;
-	db = strdup(tu_path("legacy.db"));
+	db = keep_path(tu_path("legacy.db"));
 	f = fopen(tu_fixture("legacy-seed.sql"), "r");
 	assert_non_null(f);
 	fseek(f, 0, SEEK_END);

@@ -15,6 +15,17 @@
 
 #include "vault.h"
 
+/* A copy of a path that lives until exit (tu_path's buffers rotate). */
+static const char *keep_path(const char *p)
+{
+	static char paths[64][512];
+	static int next;
+	char *b = paths[next++ % 64];
+
+	snprintf(b, 512, "%s", p);
+	return b;
+}
+
 static int nctx;
 
 /* A context on path (NULL: a fresh demo inventory) with key (NULL: none). */
@@ -28,7 +39,7 @@ static hl_ctx *open_ctx(const char **path, const char *key, const char *audit, u
 
 	if (fresh) {
 		snprintf(name, sizeof(name), "v%d.db", nctx++);
-		*path = strdup(tu_path(name));
+		*path = keep_path(tu_path(name));
 	}
 	o.db_path = *path;
 	o.db_key = key;
