@@ -102,5 +102,7 @@ int cmd_hosts(struct cli *c, int argc, char **argv);
 int cmd_services(struct cli *c, int argc, char **argv);
 int cmd_ip(struct cli *c, int argc, char **argv);
 int cmd_tools(struct cli *c, int argc, char **argv);
+int cmd_creds(struct cli *c, int argc, char **argv);
+int cmd_audit(struct cli *c, int argc, char **argv);
 
 #endif

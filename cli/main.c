@@ -51,6 +51,21 @@ const struct cli_group cli_groups[] = {
 	  "db info                             path, schema version, counts\n"
 	  "db path                             print the database path\n",
 	  cmd_db },
+	{ "creds", "store, read and list credentials; manage the vault key",
+	  "creds list [--type vm|host|service]   metadata only, never passwords\n"
+	  "creds get TARGET                    decrypted, audited (TARGET: vm:NAME, host:NAME, service:NAME, id)\n"
+	  "creds set TARGET [--user U] [--key-path PATH] [--auth-type T] [--password | --clear-password]\n"
+	  "                                    --password prompts (no echo), or reads stdin's first line\n"
+	  "creds rm TARGET\n"
+	  "creds keygen [--file PATH]          print a new key (or write it, mode 600)\n"
+	  "creds migrate                       re-encrypt legacy Fernet rows\n"
+	  "creds rotate-key [--new-key-file PATH | --new-key-stdin | --write-key-file PATH]\n"
+	  "                                    re-encrypt everything under a new key (printed if generated)\n",
+	  cmd_creds },
+	{ "audit", "show and verify the tamper-evident audit log",
+	  "audit list [--limit N] [--action A] [--since T]   T: YYYY-MM-DD[ HH:MM[:SS]] (UTC) or 30m, 2h, 7d\n"
+	  "audit verify                        check the hash chain; names the first bad row\n",
+	  cmd_audit },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -1,0 +1,183 @@
+"""`homelab creds ...` and `homelab audit ...`: the vault and the audit log from the shell."""
+import json
+import os
+import sqlite3
+import stat
+
+import pytest
+
+FIXTURES = os.environ.get("HOMELAB_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "fixtures")
+
+
+def fernet_fixture():
+    """(key a, {name: (plaintext bytes, token)}) from tests/fixtures/fernet (made by Python's Fernet)."""
+    keys = {}
+    with open(os.path.join(FIXTURES, "fernet", "keys.txt")) as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                name, key = line.split()
+                keys[name] = key
+    tokens = {}
+    with open(os.path.join(FIXTURES, "fernet", "tokens.txt")) as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                name, _key, hexplain, token = line.split()
+                tokens[name] = (b"" if hexplain == "-" else bytes.fromhex(hexplain), token)
+    return keys, tokens
+
+
+@pytest.fixture
+def key(demo):
+    return demo.ok("creds", "keygen").out.strip()
+
+
+@pytest.fixture
+def vault(demo, key):
+    """The demo inventory with a key, and whisper's password stored."""
+    env = {"HOMELAB_DB_KEY": key}
+    demo.ok("creds", "set", "vm:whisper", "--user", "ccpm", "--password", input="s3cret pass\n", env=env)
+    return demo, env
+
+
+def test_keygen(demo, tmp_path):
+    k1, k2 = demo.ok("creds", "keygen").out.strip(), demo.ok("creds", "keygen").out.strip()
+    assert len(k1) == 44 and k1 != k2 and k1.endswith("=")
+    path = tmp_path / "vault.key"
+    r = demo.ok("creds", "keygen", "--file", path)
+    assert r.out == "" and f"HOMELAB_DB_KEY=file:{path}" in r.err
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert len(path.read_text().strip()) == 44
+    r = demo("creds", "keygen", "--file", path)  # never overwrites a key
+    assert r.rc == 1 and "File exists" in r.err
+
+
+def test_set_get_list(vault):
+    hl, env = vault
+    r = hl.ok("--json", "creds", "get", "vm:whisper", env=env)
+    got = r.json()
+    assert got["password"] == "s3cret pass" and got["username"] == "ccpm" and got["target"] == "vm:whisper"
+    assert "password:     s3cret pass" in hl.ok("creds", "get", "whisper", env=env).out
+    listed = hl.ok("--json", "creds", "list", env=env).json()
+    assert listed["count"] == 1
+    assert listed["credentials"][0]["password"] == "v1"  # the format, never the password
+    assert "s3cret" not in json.dumps(listed)
+    # the database holds ciphertext only
+    con = sqlite3.connect(hl.db)
+    (stored,) = con.execute("SELECT password_encrypted FROM credentials").fetchone()
+    con.close()
+    assert stored.startswith("hl1:") and "s3cret" not in stored
+
+
+def test_password_never_on_the_command_line(vault):
+    hl, env = vault
+    r = hl("creds", "set", "vm:harbor", "--password=hunter2", env=env)
+    assert r.rc == 2 and "takes no value" in r.err
+    r = hl("creds", "set", "vm:harbor", "--password", input="", env=env)
+    assert r.rc == 2 and "no password on stdin" in r.err
+
+
+def test_locked_without_key(vault):
+    hl, _ = vault
+    r = hl("creds", "get", "vm:whisper", env={"HOMELAB_DB_KEY": ""})
+    assert r.rc == 1 and "vault locked" in r.err and "s3cret" not in r.out
+    r = hl("creds", "set", "vm:harbor", "--password", input="x\n", env={"HOMELAB_DB_KEY": ""})
+    assert r.rc == 1 and "vault locked" in r.err
+    # listing needs no key
+    assert hl.ok("--json", "creds", "list", env={"HOMELAB_DB_KEY": ""}).json()["count"] == 1
+
+
+def test_key_file_must_be_private(vault, tmp_path):
+    hl, env = vault
+    path = tmp_path / "k"
+    path.write_text(env["HOMELAB_DB_KEY"] + "\n")
+    path.chmod(0o644)
+    r = hl("creds", "get", "vm:whisper", env={"HOMELAB_DB_KEY": f"file:{path}"})
+    assert r.rc == 2 and "accessible by group or others" in r.err
+    assert env["HOMELAB_DB_KEY"] not in r.err
+    path.chmod(0o600)
+    assert hl.ok("--json", "creds", "get", "vm:whisper", env={"HOMELAB_DB_KEY": f"file:{path}"}).json()["password"]
+
+
+def test_rm(vault):
+    hl, env = vault
+    hl.ok("--yes", "creds", "rm", "vm:whisper", env=env)
+    r = hl("creds", "get", "vm:whisper", env=env)
+    assert r.rc == 3 and "no credentials stored for vm:whisper" in r.err
+
+
+def test_rotate_key(vault, tmp_path):
+    hl, env = vault
+    newkey = tmp_path / "new.key"
+    r = hl.ok("--yes", "creds", "rotate-key", "--write-key-file", newkey, env=env)
+    assert "re-encrypted 1 credential" in r.err
+    assert stat.S_IMODE(os.stat(newkey).st_mode) == 0o600
+    r = hl("creds", "get", "vm:whisper", env=env)
+    assert r.rc == 1 and "wrong key" in r.err
+    got = hl.ok("--json", "creds", "get", "vm:whisper", env={"HOMELAB_DB_KEY": f"file:{newkey}"}).json()
+    assert got["password"] == "s3cret pass"
+    # a generated key is printed (before anything is re-encrypted under it)
+    r = hl.ok("--yes", "creds", "rotate-key", env={"HOMELAB_DB_KEY": f"file:{newkey}"})
+    printed = r.out.strip()
+    assert len(printed) == 44
+    assert hl.ok("--json", "creds", "get", "vm:whisper", env={"HOMELAB_DB_KEY": printed}).json()["password"]
+
+
+def test_migrate_legacy_fernet(demo):
+    keys, tokens = fernet_fixture()
+    con = sqlite3.connect(demo.db)
+    con.execute("INSERT INTO credentials (target_type, target_id, username, password_encrypted, auth_type) "
+                "VALUES ('vm', 101, 'ccpm', ?, 'password')", (tokens["utf8"][1],))
+    con.commit()
+    con.close()
+    env = {"HOMELAB_DB_KEY": keys["a"]}
+    assert demo.ok("--json", "creds", "list", env=env).json()["credentials"][0]["password"] == "fernet"
+    got = demo.ok("--json", "creds", "get", "vm:whisper", env=env).json()
+    assert got["password"].encode() == tokens["utf8"][0]
+    assert "re-encrypted 1 legacy credential" in demo.ok("creds", "migrate", env=env).out
+    assert demo.ok("--json", "creds", "list", env=env).json()["credentials"][0]["password"] == "v1"
+    assert demo.ok("--json", "creds", "get", "vm:whisper", env=env).json()["password"].encode() == tokens["utf8"][0]
+    r = demo("creds", "get", "vm:whisper", env={"HOMELAB_DB_KEY": keys["b"]})
+    assert r.rc == 1 and "wrong key" in r.err
+
+
+def test_audit_list_and_verify(vault):
+    hl, env = vault
+    hl.ok("creds", "get", "vm:whisper", env=env)
+    hl("creds", "get", "vm:harbor", env=env)
+    entries = hl.ok("--json", "audit", "list", env=env).json()["entries"]
+    assert [e["action"] for e in entries[:3]] == ["credential_read", "credential_read", "credential_set"]
+    assert entries[0]["result"] == "failed" and entries[1]["result"] == "granted"
+    assert entries[1]["principal"] and entries[1]["client"] == "local"
+    reads = hl.ok("--json", "audit", "list", "--action", "credential_read", "--limit", "1").json()
+    assert reads["count"] == 1
+    assert hl.ok("--json", "audit", "list", "--since", "1h").json()["count"] == 3
+    assert hl.ok("--json", "audit", "list", "--since", "2999-01-01").json()["count"] == 0
+    r = hl("audit", "list", "--since", "soon")
+    assert r.rc == 2 and "is not a time" in r.err
+    ok = hl.ok("--json", "audit", "verify").json()
+    assert ok["intact"] and ok["rows"] == 3 and len(ok["head_hash"]) == 64
+    assert "intact, 3 rows" in hl.ok("audit", "verify").out
+
+
+def test_audit_verify_names_the_altered_row(vault):
+    hl, env = vault
+    hl.ok("creds", "get", "vm:whisper", env=env)
+    hl.ok("creds", "get", "vm:whisper", env=env)
+    con = sqlite3.connect(hl.db)
+    con.execute("UPDATE audit_log SET user = 'nobody' WHERE seq = 2")
+    con.commit()
+    con.close()
+    r = hl("audit", "verify")
+    assert r.rc == 1 and "audit row 2 (id 2" in r.err and "was altered" in r.err
+    res = json.loads(hl("--json", "audit", "verify").out)
+    assert res["intact"] is False and res["bad_seq"] == 2
+
+
+def test_separate_audit_database(vault, tmp_path):
+    hl, env = vault
+    audit = tmp_path / "audit.db"
+    hl.ok("creds", "get", "vm:whisper", env=dict(env, HOMELAB_AUDIT_DB=str(audit)))
+    con = sqlite3.connect(audit)
+    assert con.execute("SELECT count(*) FROM audit_log WHERE result = 'granted'").fetchone()[0] == 1
+    con.close()
+    assert "intact, 1 rows" in hl.ok("audit", "verify", env={"HOMELAB_AUDIT_DB": str(audit)}).out
