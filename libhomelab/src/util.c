@@ -58,8 +58,12 @@ void hl_buf_dispose(hl_buf *buf)
 {
 	if (!buf)
 		return;
-	if (buf->reserved)
+	/* A tool result may carry a secret (homelab_get_credentials): wipe
+	 * before giving the memory back. */
+	if (buf->reserved) {
+		explicit_bzero(buf->ptr, buf->reserved);
 		free(buf->ptr);
+	}
 	buf->ptr = NULL;
 	buf->size = 0;
 	buf->reserved = 0;

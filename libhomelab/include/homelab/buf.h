@@ -19,7 +19,7 @@ typedef struct {
 
 #define HL_BUF_INIT { .ptr = NULL, .size = 0, .reserved = 0 }
 
-/** Free the contents and reset the buffer to HL_BUF_INIT. Accepts NULL. */
+/** Wipe and free the contents, and reset the buffer to HL_BUF_INIT. Accepts NULL. */
 HL_EXTERN(void) hl_buf_dispose(hl_buf *buf);
 
 /**
