@@ -14,20 +14,27 @@
 static _Thread_local char tl_message[HL_ERRMSG_MAX];
 static _Thread_local hl_error tl_error = { "no error", HL_ERROR_NONE, HL_OK };
 
-int hl__err(int code, int klass, const char *fmt, ...)
+/* Format the thread's message, on one line: a message that spans lines
+ * confuses every front end. */
+static int set_error(int code, int klass, const char *fmt, va_list ap)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(tl_message, sizeof(tl_message), fmt, ap);
-	va_end(ap);
-	/* One line: a message that spans lines confuses every front end. */
+	vsnprintf(tl_message, sizeof(tl_message), fmt ? fmt : "", ap);
 	for (char *p = tl_message; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	tl_error.message = tl_message;
 	tl_error.klass = klass;
 	tl_error.code = code;
+	return code;
+}
+
+int hl__err(int code, int klass, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	set_error(code, klass, fmt, ap);
+	va_end(ap);
 	return code;
 }
 
@@ -61,14 +68,8 @@ int hl_error_set(int code, int klass, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(tl_message, sizeof(tl_message), fmt ? fmt : "", ap);
+	set_error(code, klass, fmt, ap);
 	va_end(ap);
-	for (char *p = tl_message; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	tl_error.message = tl_message;
-	tl_error.klass = klass;
-	tl_error.code = code;
 	return code;
 }
 
