@@ -492,7 +492,8 @@ static int audit_read(hl_ctx *ctx, const hl_vault_access *acc, const struct targ
 	ev.result = result;
 	ev.target_type = t->type[0] ? t->type : NULL;
 	snprintf(id, sizeof(id), "%lld", (long long)t->id);
-	ev.target_id = t->type[0] || t->id ? id : t->label;
+	/* the resolved id, else the reference as given ("vm:nosuch") */
+	ev.target_id = t->id ? id : t->label;
 	ev.principal = acc->principal;
 	ev.client_addr = acc->client_addr;
 	ev.details = details;

@@ -343,6 +343,32 @@ static void test_audit__legacy_rows_chained_by_migration(void **state)
 	expect_bad(db, 2, "was altered");
 }
 
+static void test_audit__tools(void **state)
+{
+	const char *db = log_of(3);
+	hl_ctx *ctx = open_at(&db, NULL);
+	hl_buf out = HL_BUF_INIT;
+
+	(void)state;
+	assert_string_equal(hl_tool_scope(hl_tool_lookup("homelab_audit_list")), "audit:read");
+	assert_int_equal(tu_call(&out, ctx, "homelab_audit_list", "{\"limit\":2,\"action\":\"ssh_command\"}"), 0);
+	assert_non_null(strstr(out.ptr, "\"count\":2"));
+	assert_non_null(strstr(out.ptr, "\"details\":\"cmd 3\""));
+	hl_buf_dispose(&out);
+	assert_int_equal(tu_call(&out, ctx, "homelab_audit_verify", NULL), 0);
+	assert_non_null(strstr(out.ptr, "\"intact\":true"));
+	assert_non_null(strstr(out.ptr, "\"rows\":3"));
+	hl_buf_dispose(&out);
+	tu_sql(db, "UPDATE audit_log SET details = 'x' WHERE seq = 2");
+	assert_int_equal(tu_call(&out, ctx, "homelab_audit_verify", NULL), 0);
+	assert_non_null(strstr(out.ptr, "\"intact\":false"));
+	assert_non_null(strstr(out.ptr, "\"bad_seq\":2"));
+	assert_non_null(strstr(out.ptr, "audit row 2 (id 2"));
+	hl_buf_dispose(&out);
+	tu_assert_error(tu_call(&out, ctx, "homelab_audit_list", "{\"since\":\"later\"}"), HL_EINVALID, "not a time");
+	hl_ctx_free(ctx);
+}
+
 /* ---------------------------------------------------- crash and timing --- */
 
 /* A child reads secrets in a loop and prints each one it got; it is killed
@@ -505,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_audit__reordered_rows),
 		cmocka_unit_test(test_audit__row_slipped_in),
 		cmocka_unit_test(test_audit__legacy_rows_chained_by_migration),
+		cmocka_unit_test(test_audit__tools),
 		cmocka_unit_test(test_audit__sigkill_during_audited_reads),
 		cmocka_unit_test(test_audit__timings),
 	};

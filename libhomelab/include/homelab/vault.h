@@ -131,9 +131,11 @@ HL_EXTERN(int) hl_vault_get(hl_credential **out, hl_ctx *ctx, const char *target
 HL_EXTERN(int) hl_vault_list(hl_credential_array **out, hl_ctx *ctx, const char *target_type);
 
 /**
- * Create or change the credentials of a target. The target must exist in
- * the inventory unless it is given by type and number ("vm:101"). Setting
- * a password needs the key. Audited as "credential_set".
+ * Create or change the credentials of a target. A new credential's target
+ * must exist in the inventory; an existing credential may be changed even
+ * after its target left the inventory ("vm:101", or its credential id).
+ * Setting a password needs the key. Audited as "credential_set", in the
+ * same transaction when the log shares the inventory database.
  * @param[out] out  the credential as stored, without its password (may be NULL)
  * @return 0, HL_ELOCKED, HL_ENOTFOUND, HL_EINVALID, HL_EREADONLY
  */
