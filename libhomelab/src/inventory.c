@@ -144,6 +144,26 @@ bool hl_inv__ip_holder(hl_ctx *ctx, const char *ip, int64_t except_vm, int64_t e
 	return found;
 }
 
+int hl_inv__name_free(hl_ctx *ctx, const char *sql, const char *name, int64_t except, const char *what,
+                      const char *id_name)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, err;
+
+	if ((err = hl_db__stmt(ctx, &st, sql)) < 0)
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, except);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		err = hl__err(HL_EEXISTS, HL_ERROR_INVENTORY, "%s '%s' already exists (%s %lld)", what, name, id_name,
+		              (long long)sqlite3_column_int64(st, 0));
+	else if (rc != SQLITE_DONE)
+		err = hl_db__error(ctx, rc, "check the name");
+	hl_db__release(ctx, st);
+	return err;
+}
+
 int hl_inv__push(void ***items, size_t *count, size_t *cap, void *item)
 {
 	if (*count == *cap) {

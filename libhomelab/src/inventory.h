@@ -25,6 +25,12 @@ int hl_inv__vm_id(hl_ctx *ctx, const char *ref, int64_t *out);
 bool hl_inv__ip_holder(hl_ctx *ctx, const char *ip, int64_t except_vm, int64_t except_host,
                        char *who, size_t who_len);
 
+/* Refuse a name another row already has (case-insensitively). sql selects
+ * the id of a row with name ?1 other than id ?2; what names the kind of row
+ * in the message ("vm 'x' already exists (vm_id 101)"). */
+int hl_inv__name_free(hl_ctx *ctx, const char *sql, const char *name, int64_t except, const char *what,
+                      const char *id_name);
+
 /* Grow a pointer array by one slot. */
 int hl_inv__push(void ***items, size_t *count, size_t *cap, void *item);
 

@@ -177,21 +177,8 @@ static int check_spec(const hl_service_spec *spec, bool adding)
 
 static int name_free(hl_ctx *ctx, const char *name, int64_t except)
 {
-	sqlite3_stmt *st = NULL;
-	int rc, err;
-
-	if ((err = hl_db__stmt(ctx, &st, "SELECT 1 FROM services WHERE service_name = ?1 COLLATE NOCASE "
-	                                    "AND rowid IS NOT ?2 LIMIT 1")) < 0)
-		return err;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, except);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		err = hl__err(HL_EEXISTS, HL_ERROR_INVENTORY, "service '%s' already exists", name);
-	else if (rc != SQLITE_DONE)
-		err = hl_db__error(ctx, rc, "check service name");
-	hl_db__release(ctx, st);
-	return err;
+	return hl_inv__name_free(ctx, "SELECT rowid FROM services WHERE service_name = ?1 COLLATE NOCASE "
+	                                    "AND rowid IS NOT ?2 LIMIT 1", name, except, "service", "id");
 }
 
 int hl_service_add(hl_service **out, hl_ctx *ctx, const hl_service_spec *spec)

@@ -175,24 +175,10 @@ static int check_spec(const hl_vm_spec *spec, bool adding, char ip[HL_IP_STRLEN]
 }
 
 /* Refuse a name another VM already has. */
-static int name_free(hl_ctx *ctx, const char *name, int64_t except_vm)
+static int name_free(hl_ctx *ctx, const char *name, int64_t except)
 {
-	sqlite3_stmt *st = NULL;
-	int rc, err = 0;
-
-	if ((err = hl_db__stmt(ctx, &st, "SELECT vm_id FROM virtual_machines WHERE name = ?1 COLLATE NOCASE "
-	                                    "AND vm_id IS NOT ?2 LIMIT 1")) < 0)
-		return err;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, except_vm);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		err = hl__err(HL_EEXISTS, HL_ERROR_INVENTORY, "vm '%s' already exists (vm_id %lld)", name,
-		              (long long)sqlite3_column_int64(st, 0));
-	else if (rc != SQLITE_DONE)
-		err = hl_db__error(ctx, rc, "check vm name");
-	hl_db__release(ctx, st);
-	return err;
+	return hl_inv__name_free(ctx, "SELECT vm_id FROM virtual_machines WHERE name = ?1 COLLATE NOCASE "
+	                                    "AND vm_id IS NOT ?2 LIMIT 1", name, except, "vm", "vm_id");
 }
 
 static int ip_free(hl_ctx *ctx, const char *ip, int64_t except_vm)
