@@ -173,7 +173,7 @@ static int check_result_text(const hl_tool *t, hl_buf *text)
 int hl_tool_call(hl_buf *out, hl_ctx *ctx, const hl_tool *t, const char *args_json, const hl_call_options *opts)
 {
 	hl_call_options defaults = HL_CALL_OPTIONS_INIT;
-	struct json_object *args = NULL, *result = NULL;
+	struct json_object *args = NULL;
 	hl_buf text = HL_BUF_INIT;
 	int err;
 
@@ -188,11 +188,11 @@ int hl_tool_call(hl_buf *out, hl_ctx *ctx, const hl_tool *t, const char *args_js
 
 	hl_error_clear();
 	if (t->fn) {
-		err = t->fn(&result, ctx, args, opts);
-		if (err == 0 && (!result || !json_object_is_type(result, json_type_object)))
+		err = t->fn(&text, ctx, args, opts);
+		if (err > 0)
+			err = HL_ERROR;
+		if (err == 0 && (!text.ptr || text.ptr[0] != '{'))
 			err = hl__err(HL_ERROR, HL_ERROR_TOOL, "tool %s returned no object", t->name);
-		if (err == 0)
-			err = hl_json__to_buf(&text, result);
 	} else {
 		const char *canon = json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN);
 		err = t->handler(&text, ctx, canon, opts, t->payload);
@@ -203,7 +203,6 @@ int hl_tool_call(hl_buf *out, hl_ctx *ctx, const hl_tool *t, const char *args_js
 	}
 	if (err < 0 && hl__err_code() == HL_OK)
 		hl__err(err, HL_ERROR_TOOL, "tool %s failed: %s", t->name, hl_strerror(err));
-	json_object_put(result);
 	json_object_put(args);
 	if (err < 0) {
 		hl_buf_dispose(&text);

@@ -4,13 +4,12 @@
  */
 #include "registry.h"
 
-int hl_tool__homelab_audit_list(struct json_object **out, hl_ctx *ctx, struct json_object *args,
-                                const hl_call_options *opts)
+int hl_tool__homelab_audit_list(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
 {
 	hl_audit_filter f = HL_AUDIT_FILTER_INIT;
 	hl_audit_array *list = NULL;
-	struct json_object *o = NULL, *arr = NULL;
 	int64_t limit;
+	hl_jw w;
 	int err;
 
 	(void)opts;
@@ -20,52 +19,35 @@ int hl_tool__homelab_audit_list(struct json_object **out, hl_ctx *ctx, struct js
 	f.since = hl_json__get_str(args, "since");
 	if ((err = hl_audit_list(&list, ctx, &f)) < 0)
 		return err;
-	if (!(o = json_object_new_object()) || !(arr = json_object_new_array_ext((int)list->count))) {
-		err = hl__oom();
-		goto out;
-	}
-	for (size_t i = 0; i < list->count && err == 0; i++) {
+	hl_jw__init(&w, out);
+	hl_jw__obj(&w);
+	hl_jw__key(&w, "entries");
+	hl_jw__arr(&w);
+	for (size_t i = 0; i < list->count && w.err == 0; i++) {
 		const hl_audit_entry *e = list->items[i];
-		struct json_object *r = json_object_new_object();
-		if (!r) {
-			err = hl__oom();
-			break;
-		}
-		if ((err = hl_json__put_int_or_null(r, "seq", e->seq)) < 0 ||
-		    (err = hl_json__put_str(r, "timestamp", e->timestamp)) < 0 ||
-		    (err = hl_json__put_str(r, "action", e->action)) < 0 ||
-		    (err = hl_json__put_str(r, "result", e->result)) < 0 ||
-		    (err = hl_json__put_str(r, "target_type", e->target_type)) < 0 ||
-		    (err = hl_json__put_str(r, "target_id", e->target_id)) < 0 ||
-		    (err = hl_json__put_str(r, "principal", e->principal)) < 0 ||
-		    (err = hl_json__put_str(r, "client", e->client_addr)) < 0 ||
-		    (err = hl_json__put_str(r, "details", e->details)) < 0) {
-			json_object_put(r);
-			break;
-		}
-		err = hl_json__append(arr, r);
+		hl_jw__obj(&w);
+		hl_jw__kint_or_null(&w, "seq", e->seq);
+		hl_jw__kstr(&w, "timestamp", e->timestamp);
+		hl_jw__kstr(&w, "action", e->action);
+		hl_jw__kstr(&w, "result", e->result);
+		hl_jw__kstr(&w, "target_type", e->target_type);
+		hl_jw__kstr(&w, "target_id", e->target_id);
+		hl_jw__kstr(&w, "principal", e->principal);
+		hl_jw__kstr(&w, "client", e->client_addr);
+		hl_jw__kstr(&w, "details", e->details);
+		hl_jw__end_obj(&w);
 	}
-	if (err == 0) {
-		err = hl_json__put(o, "entries", arr);
-		arr = NULL;
-	}
-	if (err == 0)
-		err = hl_json__put_int(o, "count", (int64_t)list->count);
-out:
-	json_object_put(arr);
+	hl_jw__end_arr(&w);
+	hl_jw__kint(&w, "count", (int64_t)list->count);
+	hl_jw__end_obj(&w);
 	hl_audit_array_free(list);
-	if (err < 0)
-		json_object_put(o);
-	else
-		*out = o;
-	return err;
+	return hl_jw__finish(&w);
 }
 
-int hl_tool__homelab_audit_verify(struct json_object **out, hl_ctx *ctx, struct json_object *args,
-                                  const hl_call_options *opts)
+int hl_tool__homelab_audit_verify(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
 {
 	hl_audit_report *r = NULL;
-	struct json_object *o = NULL;
+	hl_jw w;
 	int err;
 
 	(void)args;
@@ -75,18 +57,15 @@ int hl_tool__homelab_audit_verify(struct json_object **out, hl_ctx *ctx, struct 
 	if (err < 0 && err != HL_EINTEGRITY)
 		return err;
 	hl_error_clear();
-	if (!(o = json_object_new_object()) || (err = hl_json__put_bool(o, "intact", r->intact)) < 0 ||
-	    (err = hl_json__put_int(o, "rows", r->rows)) < 0 || (err = hl_json__put_int(o, "head_seq", r->head_seq)) < 0 ||
-	    (err = hl_json__put_str(o, "head_hash", r->head_hash)) < 0 ||
-	    (err = hl_json__put_int_or_null(o, "bad_seq", r->intact ? 0 : r->bad_seq)) < 0 ||
-	    (err = hl_json__put_str(o, "problem", r->problem)) < 0) {
-		if (!o)
-			err = hl__oom();
-		json_object_put(o);
-		hl_audit_report_free(r);
-		return err;
-	}
+	hl_jw__init(&w, out);
+	hl_jw__obj(&w);
+	hl_jw__kbool(&w, "intact", r->intact);
+	hl_jw__kint(&w, "rows", r->rows);
+	hl_jw__kint(&w, "head_seq", r->head_seq);
+	hl_jw__kstr(&w, "head_hash", r->head_hash);
+	hl_jw__kint_or_null(&w, "bad_seq", r->intact ? 0 : r->bad_seq);
+	hl_jw__kstr(&w, "problem", r->problem);
+	hl_jw__end_obj(&w);
 	hl_audit_report_free(r);
-	*out = o;
-	return 0;
+	return hl_jw__finish(&w);
 }

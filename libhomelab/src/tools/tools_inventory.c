@@ -1,106 +1,88 @@
 /*
  * tools_inventory.c: the inventory tools (VMs, hosts, services, IPs).
  * Each handler reads its validated arguments, calls the public inventory
- * API and builds the JSON object its output schema in tools.def describes.
+ * API and writes the JSON object its output schema in tools.def describes.
  */
 #include "registry.h"
 
 #include <stdio.h>
 
-struct json_object *hl_tool__vm_json(const hl_vm *vm)
+/* The members of a VM object, without its braces (get_vm adds its own). */
+static void write_vm_fields(hl_jw *w, const hl_vm *vm)
 {
-	struct json_object *o = json_object_new_object();
-
-	if (!o)
-		return NULL;
-	if (hl_json__put_int(o, "vm_id", vm->vm_id) < 0 || hl_json__put_str(o, "name", vm->name) < 0 ||
-	    hl_json__put_str(o, "ip", vm->ip) < 0 || hl_json__put_str(o, "status", vm->status) < 0 ||
-	    hl_json__put_int_or_null(o, "host_id", vm->host_id) < 0 || hl_json__put_str(o, "host", vm->host_name) < 0 ||
-	    hl_json__put_str(o, "ssh_user", vm->ssh_user) < 0 ||
-	    hl_json__put_int_or_null(o, "ssh_port", vm->ssh_port) < 0) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	hl_jw__kint(w, "vm_id", vm->vm_id);
+	hl_jw__kstr(w, "name", vm->name);
+	hl_jw__kstr(w, "ip", vm->ip);
+	hl_jw__kstr(w, "status", vm->status);
+	hl_jw__kint_or_null(w, "host_id", vm->host_id);
+	hl_jw__kstr(w, "host", vm->host_name);
+	hl_jw__kstr(w, "ssh_user", vm->ssh_user);
+	hl_jw__kint_or_null(w, "ssh_port", vm->ssh_port);
 }
 
-struct json_object *hl_tool__host_json(const hl_host *h)
+void hl_tool__write_vm(hl_jw *w, const hl_vm *vm)
 {
-	struct json_object *o = json_object_new_object();
-
-	if (!o)
-		return NULL;
-	if (hl_json__put_int(o, "id", h->id) < 0 || hl_json__put_str(o, "node_name", h->name) < 0 ||
-	    hl_json__put_str(o, "ip_address", h->ip) < 0 || hl_json__put_int(o, "vm_count", h->vm_count) < 0) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	hl_jw__obj(w);
+	write_vm_fields(w, vm);
+	hl_jw__end_obj(w);
 }
 
-struct json_object *hl_tool__service_json(const hl_service *s)
+void hl_tool__write_host(hl_jw *w, const hl_host *h)
 {
-	struct json_object *o = json_object_new_object();
-
-	if (!o)
-		return NULL;
-	if (hl_json__put_int(o, "id", s->id) < 0 || hl_json__put_str(o, "service_name", s->name) < 0 ||
-	    hl_json__put_str(o, "url", s->url) < 0 || hl_json__put_int_or_null(o, "port", s->port) < 0 ||
-	    hl_json__put_str(o, "protocol", s->protocol) < 0 ||
-	    hl_json__put_str(o, "health_endpoint", s->health_endpoint) < 0 ||
-	    hl_json__put_int_or_null(o, "vm_id", s->vm_id) < 0 || hl_json__put_str(o, "vm_name", s->vm_name) < 0) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	hl_jw__obj(w);
+	hl_jw__kint(w, "id", h->id);
+	hl_jw__kstr(w, "node_name", h->name);
+	hl_jw__kstr(w, "ip_address", h->ip);
+	hl_jw__kint(w, "vm_count", h->vm_count);
+	hl_jw__end_obj(w);
 }
 
-struct json_object *hl_tool__alloc_json(const hl_ip_alloc *a)
+void hl_tool__write_service(hl_jw *w, const hl_service *s)
 {
-	struct json_object *o = json_object_new_object();
+	hl_jw__obj(w);
+	hl_jw__kint(w, "id", s->id);
+	hl_jw__kstr(w, "service_name", s->name);
+	hl_jw__kstr(w, "url", s->url);
+	hl_jw__kint_or_null(w, "port", s->port);
+	hl_jw__kstr(w, "protocol", s->protocol);
+	hl_jw__kstr(w, "health_endpoint", s->health_endpoint);
+	hl_jw__kint_or_null(w, "vm_id", s->vm_id);
+	hl_jw__kstr(w, "vm_name", s->vm_name);
+	hl_jw__end_obj(w);
+}
 
-	if (!o)
-		return NULL;
-	if (hl_json__put_str(o, "ip_address", a->ip) < 0 || hl_json__put_str(o, "hostname", a->hostname) < 0 ||
-	    hl_json__put_str(o, "allocated_to", a->allocated_to) < 0 || hl_json__put_str(o, "type", a->type) < 0) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+void hl_tool__write_alloc(hl_jw *w, const hl_ip_alloc *a)
+{
+	hl_jw__obj(w);
+	hl_jw__kstr(w, "ip_address", a->ip);
+	hl_jw__kstr(w, "hostname", a->hostname);
+	hl_jw__kstr(w, "allocated_to", a->allocated_to);
+	hl_jw__kstr(w, "type", a->type);
+	hl_jw__end_obj(w);
 }
 
 /* {"<key>": [items...], "count": n} from an array of records. */
-static int list_result(struct json_object **out, const char *key, void **items, size_t n,
-                       struct json_object *(*to_json)(const void *))
+static int write_list(hl_buf *out, const char *key, void **items, size_t n,
+                      void (*write)(hl_jw *, const void *))
 {
-	struct json_object *o = json_object_new_object(), *arr = json_object_new_array_ext((int)n);
-	int err = 0;
+	hl_jw w;
 
-	if (!o || !arr) {
-		json_object_put(o);
-		json_object_put(arr);
-		return hl__oom();
-	}
-	for (size_t i = 0; i < n && err == 0; i++)
-		err = hl_json__append(arr, to_json(items[i]));
-	if (err == 0)
-		err = hl_json__put(o, key, arr);
-	else
-		json_object_put(arr);
-	if (err == 0)
-		err = hl_json__put_int(o, "count", (int64_t)n);
-	if (err < 0) {
-		json_object_put(o);
-		return err;
-	}
-	*out = o;
-	return 0;
+	hl_jw__init(&w, out);
+	hl_jw__obj(&w);
+	hl_jw__key(&w, key);
+	hl_jw__arr(&w);
+	for (size_t i = 0; i < n && w.err == 0; i++)
+		write(&w, items[i]);
+	hl_jw__end_arr(&w);
+	hl_jw__kint(&w, "count", (int64_t)n);
+	hl_jw__end_obj(&w);
+	return hl_jw__finish(&w);
 }
 
-static struct json_object *vm_json_v(const void *p) { return hl_tool__vm_json(p); }
-static struct json_object *host_json_v(const void *p) { return hl_tool__host_json(p); }
-static struct json_object *service_json_v(const void *p) { return hl_tool__service_json(p); }
-static struct json_object *alloc_json_v(const void *p) { return hl_tool__alloc_json(p); }
+static void write_vm_v(hl_jw *w, const void *p) { hl_tool__write_vm(w, p); }
+static void write_host_v(hl_jw *w, const void *p) { hl_tool__write_host(w, p); }
+static void write_service_v(hl_jw *w, const void *p) { hl_tool__write_service(w, p); }
+static void write_alloc_v(hl_jw *w, const void *p) { hl_tool__write_alloc(w, p); }
 
 /* A reference from an integer id argument or a name argument; exactly one. */
 static int ref_arg(char *buf, size_t n, struct json_object *args, const char *id_key, const char *name_key)
@@ -120,8 +102,7 @@ static int ref_arg(char *buf, size_t n, struct json_object *args, const char *id
 	return 0;
 }
 
-int hl_tool__homelab_list_vms(struct json_object **out, hl_ctx *ctx, struct json_object *args,
-                              const hl_call_options *opts)
+int hl_tool__homelab_list_vms(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
 {
 	hl_vm_filter filter = HL_VM_FILTER_INIT;
 	hl_vm_array *list = NULL;
@@ -132,18 +113,17 @@ int hl_tool__homelab_list_vms(struct json_object **out, hl_ctx *ctx, struct json
 	filter.host = hl_json__get_str(args, "host");
 	if ((err = hl_vm_list(&list, ctx, &filter)) < 0)
 		return err;
-	err = list_result(out, "vms", (void **)list->items, list->count, vm_json_v);
+	err = write_list(out, "vms", (void **)list->items, list->count, write_vm_v);
 	hl_vm_array_free(list);
 	return err;
 }
 
-int hl_tool__homelab_get_vm(struct json_object **out, hl_ctx *ctx, struct json_object *args,
-                            const hl_call_options *opts)
+int hl_tool__homelab_get_vm(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
 {
 	char ref[80];
 	hl_vm *vm = NULL;
 	hl_service_array *svcs = NULL;
-	struct json_object *o = NULL, *s = NULL;
+	hl_jw w;
 	int err;
 
 	(void)opts;
@@ -152,26 +132,23 @@ int hl_tool__homelab_get_vm(struct json_object **out, hl_ctx *ctx, struct json_o
 	snprintf(ref, sizeof(ref), "%lld", (long long)vm->vm_id);
 	if ((err = hl_service_list(&svcs, ctx, ref)) < 0)
 		goto out;
-	if (!(o = hl_tool__vm_json(vm))) {
-		err = hl__oom();
-		goto out;
-	}
-	if ((err = list_result(&s, "services", (void **)svcs->items, svcs->count, service_json_v)) < 0)
-		goto out;
-	err = hl_json__put(o, "services", json_object_get(json_object_object_get(s, "services")));
+	hl_jw__init(&w, out);
+	hl_jw__obj(&w);
+	write_vm_fields(&w, vm);
+	hl_jw__key(&w, "services");
+	hl_jw__arr(&w);
+	for (size_t i = 0; i < svcs->count; i++)
+		hl_tool__write_service(&w, svcs->items[i]);
+	hl_jw__end_arr(&w);
+	hl_jw__end_obj(&w);
+	err = hl_jw__finish(&w);
 out:
-	json_object_put(s);
 	hl_vm_free(vm);
 	hl_service_array_free(svcs);
-	if (err < 0)
-		json_object_put(o);
-	else
-		*out = o;
 	return err;
 }
 
-int hl_tool__homelab_list_hosts(struct json_object **out, hl_ctx *ctx, struct json_object *args,
-                                const hl_call_options *opts)
+int hl_tool__homelab_list_hosts(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
 {
 	hl_host_array *list = NULL;
 	int err;
@@ -180,19 +157,18 @@ int hl_tool__homelab_list_hosts(struct json_object **out, hl_ctx *ctx, struct js
 	(void)opts;
 	if ((err = hl_host_list(&list, ctx)) < 0)
 		return err;
-	err = list_result(out, "hosts", (void **)list->items, list->count, host_json_v);
+	err = write_list(out, "hosts", (void **)list->items, list->count, write_host_v);
 	hl_host_array_free(list);
 	return err;
 }
 
-int hl_tool__homelab_get_host(struct json_object **out, hl_ctx *ctx, struct json_object *args,
-                              const hl_call_options *opts)
+int hl_tool__homelab_get_host(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
 {
 	char ref[80];
 	hl_host *h = NULL;
 	hl_vm_array *vms = NULL;
 	hl_vm_filter filter = HL_VM_FILTER_INIT;
-	struct json_object *o = NULL, *v = NULL;
+	hl_jw w;
 	int err;
 
 	(void)opts;
@@ -202,25 +178,26 @@ int hl_tool__homelab_get_host(struct json_object **out, hl_ctx *ctx, struct json
 	filter.host = ref;
 	if ((err = hl_vm_list(&vms, ctx, &filter)) < 0)
 		goto out;
-	if (!(o = hl_tool__host_json(h))) {
-		err = hl__oom();
-		goto out;
-	}
-	if ((err = list_result(&v, "vms", (void **)vms->items, vms->count, vm_json_v)) < 0)
-		goto out;
-	err = hl_json__put(o, "vms", json_object_get(json_object_object_get(v, "vms")));
+	hl_jw__init(&w, out);
+	hl_jw__obj(&w);
+	hl_jw__kint(&w, "id", h->id);
+	hl_jw__kstr(&w, "node_name", h->name);
+	hl_jw__kstr(&w, "ip_address", h->ip);
+	hl_jw__kint(&w, "vm_count", h->vm_count);
+	hl_jw__key(&w, "vms");
+	hl_jw__arr(&w);
+	for (size_t i = 0; i < vms->count; i++)
+		hl_tool__write_vm(&w, vms->items[i]);
+	hl_jw__end_arr(&w);
+	hl_jw__end_obj(&w);
+	err = hl_jw__finish(&w);
 out:
-	json_object_put(v);
 	hl_host_free(h);
 	hl_vm_array_free(vms);
-	if (err < 0)
-		json_object_put(o);
-	else
-		*out = o;
 	return err;
 }
 
-int hl_tool__homelab_list_services(struct json_object **out, hl_ctx *ctx, struct json_object *args,
+int hl_tool__homelab_list_services(hl_buf *out, hl_ctx *ctx, struct json_object *args,
                                    const hl_call_options *opts)
 {
 	hl_service_array *list = NULL;
@@ -240,64 +217,65 @@ int hl_tool__homelab_list_services(struct json_object **out, hl_ctx *ctx, struct
 	}
 	if ((err = hl_service_list(&list, ctx, ref)) < 0)
 		return err;
-	err = list_result(out, "services", (void **)list->items, list->count, service_json_v);
+	err = write_list(out, "services", (void **)list->items, list->count, write_service_v);
 	hl_service_array_free(list);
 	return err;
 }
 
-int hl_tool__homelab_get_service(struct json_object **out, hl_ctx *ctx, struct json_object *args,
-                                 const hl_call_options *opts)
+int hl_tool__homelab_get_service(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
 {
 	hl_service *s = NULL;
+	hl_jw w;
 	int err;
 
 	(void)opts;
 	if ((err = hl_service_lookup(&s, ctx, hl_json__get_str(args, "name"))) < 0)
 		return err;
-	*out = hl_tool__service_json(s);
+	hl_jw__init(&w, out);
+	hl_tool__write_service(&w, s);
 	hl_service_free(s);
-	return *out ? 0 : hl__oom();
+	return hl_jw__finish(&w);
 }
 
-int hl_tool__homelab_lookup_ip(struct json_object **out, hl_ctx *ctx, struct json_object *args,
-                               const hl_call_options *opts)
+int hl_tool__homelab_lookup_ip(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
 {
 	hl_ip_owner *own = NULL;
-	struct json_object *o = NULL, *held = NULL;
+	hl_jw w;
 	int err;
 
 	(void)opts;
 	if ((err = hl_ip_lookup(&own, ctx, hl_json__get_str(args, "ip"))) < 0)
 		return err;
-	if (!(o = json_object_new_object()) || !(held = json_object_new_array())) {
-		err = hl__oom();
-		goto out;
+	hl_jw__init(&w, out);
+	hl_jw__obj(&w);
+	hl_jw__kstr(&w, "ip", own->ip);
+	hl_jw__key(&w, "held_by");
+	hl_jw__arr(&w);
+	if (own->vm)
+		hl_jw__str(&w, "vm");
+	if (own->host)
+		hl_jw__str(&w, "host");
+	if (own->allocation)
+		hl_jw__str(&w, "allocation");
+	hl_jw__end_arr(&w);
+	if (own->vm) {
+		hl_jw__key(&w, "vm");
+		hl_tool__write_vm(&w, own->vm);
 	}
-	if ((err = hl_json__put_str(o, "ip", own->ip)) < 0)
-		goto out;
-	if (own->vm && ((err = hl_json__append(held, json_object_new_string("vm"))) < 0 ||
-	                (err = hl_json__put(o, "vm", hl_tool__vm_json(own->vm))) < 0))
-		goto out;
-	if (own->host && ((err = hl_json__append(held, json_object_new_string("host"))) < 0 ||
-	                  (err = hl_json__put(o, "host", hl_tool__host_json(own->host))) < 0))
-		goto out;
-	if (own->allocation && ((err = hl_json__append(held, json_object_new_string("allocation"))) < 0 ||
-	                        (err = hl_json__put(o, "allocation", hl_tool__alloc_json(own->allocation))) < 0))
-		goto out;
-	err = hl_json__put(o, "held_by", held);
-	held = NULL;
-out:
-	json_object_put(held);
+	if (own->host) {
+		hl_jw__key(&w, "host");
+		hl_tool__write_host(&w, own->host);
+	}
+	if (own->allocation) {
+		hl_jw__key(&w, "allocation");
+		hl_tool__write_alloc(&w, own->allocation);
+	}
+	hl_jw__end_obj(&w);
 	hl_ip_owner_free(own);
-	if (err < 0)
-		json_object_put(o);
-	else
-		*out = o;
-	return err;
+	return hl_jw__finish(&w);
 }
 
-int hl_tool__homelab_list_ips(struct json_object **out, hl_ctx *ctx, struct json_object *args,
-                              const hl_call_options *opts)
+int hl_tool__homelab_list_ips(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
 {
 	hl_ip_alloc_array *list = NULL;
 	int err;
@@ -305,16 +283,16 @@ int hl_tool__homelab_list_ips(struct json_object **out, hl_ctx *ctx, struct json
 	(void)opts;
 	if ((err = hl_ip_list(&list, ctx, hl_json__get_str(args, "subnet"))) < 0)
 		return err;
-	err = list_result(out, "allocations", (void **)list->items, list->count, alloc_json_v);
+	err = write_list(out, "allocations", (void **)list->items, list->count, write_alloc_v);
 	hl_ip_alloc_array_free(list);
 	return err;
 }
 
-int hl_tool__homelab_allocate_ip(struct json_object **out, hl_ctx *ctx, struct json_object *args,
-                                 const hl_call_options *opts)
+int hl_tool__homelab_allocate_ip(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
 {
 	hl_ip_spec spec = HL_IP_SPEC_INIT;
 	hl_ip_alloc *a = NULL;
+	hl_jw w;
 	int err;
 
 	(void)opts;
@@ -325,37 +303,36 @@ int hl_tool__homelab_allocate_ip(struct json_object **out, hl_ctx *ctx, struct j
 	spec.type = hl_json__get_str(args, "type");
 	if ((err = hl_ip_allocate(&a, ctx, hl_json__get_str(args, "subnet"), &spec)) < 0)
 		return err;
-	*out = hl_tool__alloc_json(a);
+	hl_jw__init(&w, out);
+	hl_tool__write_alloc(&w, a);
 	hl_ip_alloc_free(a);
-	return *out ? 0 : hl__oom();
+	return hl_jw__finish(&w);
 }
 
-int hl_tool__homelab_check_service_health(struct json_object **out, hl_ctx *ctx, struct json_object *args,
+int hl_tool__homelab_check_service_health(hl_buf *out, hl_ctx *ctx, struct json_object *args,
                                           const hl_call_options *opts)
 {
-	struct json_object *o = NULL, *t;
+	struct json_object *t;
 	hl_health *h = NULL;
 	int timeout_ms = opts->timeout_ms;
+	hl_jw w;
 	int err;
 
 	if (json_object_object_get_ex(args, "timeout_s", &t))
 		timeout_ms = (int)(json_object_get_double(t) * 1000.0);
 	if ((err = hl_health_check(&h, ctx, hl_json__get_str(args, "name"), timeout_ms)) < 0)
 		return err;
-	if (!(o = json_object_new_object()) || (err = hl_json__put_str(o, "service_name", h->service)) < 0 ||
-	    (err = hl_json__put_str(o, "url", h->url)) < 0 ||
-	    (err = hl_json__put_str(o, "status", hl_health_state_name(h->state))) < 0 ||
-	    (err = hl_json__put_bool(o, "healthy", h->state == HL_HEALTH_HEALTHY)) < 0 ||
-	    (err = hl_json__put_int_or_null(o, "http_status", h->http_status)) < 0 ||
-	    (err = hl_json__put_double(o, "response_time_ms", (double)(int64_t)(h->elapsed_ms * 10) / 10.0)) < 0 ||
-	    (h->error && (err = hl_json__put_str(o, "error", h->error)) < 0)) {
-		if (!o)
-			err = hl__oom();
-		json_object_put(o);
-		hl_health_free(h);
-		return err;
-	}
+	hl_jw__init(&w, out);
+	hl_jw__obj(&w);
+	hl_jw__kstr(&w, "service_name", h->service);
+	hl_jw__kstr(&w, "url", h->url);
+	hl_jw__kstr(&w, "status", hl_health_state_name(h->state));
+	hl_jw__kbool(&w, "healthy", h->state == HL_HEALTH_HEALTHY);
+	hl_jw__kint_or_null(&w, "http_status", h->http_status);
+	hl_jw__kdouble(&w, "response_time_ms", (double)(int64_t)(h->elapsed_ms * 10) / 10.0);
+	if (h->error)
+		hl_jw__kstr(&w, "error", h->error);
+	hl_jw__end_obj(&w);
 	hl_health_free(h);
-	*out = o;
-	return 0;
+	return hl_jw__finish(&w);
 }

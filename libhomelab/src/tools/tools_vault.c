@@ -6,13 +6,12 @@
 
 #include <stdio.h>
 
-int hl_tool__homelab_get_credentials(struct json_object **out, hl_ctx *ctx, struct json_object *args,
-                                     const hl_call_options *opts)
+int hl_tool__homelab_get_credentials(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
 {
 	hl_vault_access access = HL_VAULT_ACCESS_INIT;
 	hl_credential *c = NULL;
-	struct json_object *o = NULL;
 	char target[200];
+	hl_jw w;
 	int err;
 
 	access.principal = opts->principal;
@@ -23,23 +22,28 @@ int hl_tool__homelab_get_credentials(struct json_object **out, hl_ctx *ctx, stru
 		snprintf(target, sizeof(target), "%s:%s", c->target_type, c->target_name);
 	else
 		snprintf(target, sizeof(target), "%s:%lld", c->target_type, (long long)c->target_id);
-	/* json-c copies the password into memory of its own, which is not wiped
-	 * when freed: a result that carries a secret cannot avoid that. */
-	if (!(o = json_object_new_object()) || (err = hl_json__put_str(o, "target", target)) < 0 ||
-	    (err = hl_json__put_str(o, "target_type", c->target_type)) < 0 ||
-	    (err = hl_json__put_int(o, "target_id", c->target_id)) < 0 ||
-	    (err = hl_json__put_str(o, "target_name", c->target_name)) < 0 ||
-	    (err = hl_json__put_str(o, "username", c->username)) < 0 ||
-	    (err = hl_json__put_str(o, "password", c->password)) < 0 ||
-	    (err = hl_json__put_str(o, "ssh_key_path", c->ssh_key_path)) < 0 ||
-	    (err = hl_json__put_str(o, "auth_type", c->auth_type)) < 0) {
-		if (!o)
-			err = hl__oom();
-		json_object_put(o);
+	/* The password goes straight from guarded memory into the result
+	 * buffer, which is sized first so that it is never reallocated (a
+	 * realloc would leave a copy behind); hl_buf_dispose wipes it. */
+	if ((err = hl_buf__grow(out, 2048 + 6 * (c->password ? c->password_len : 0))) < 0) {
 		hl_credential_free(c);
 		return err;
 	}
+	hl_jw__init(&w, out);
+	hl_jw__obj(&w);
+	hl_jw__kstr(&w, "target", target);
+	hl_jw__kstr(&w, "target_type", c->target_type);
+	hl_jw__kint(&w, "target_id", c->target_id);
+	hl_jw__kstr(&w, "target_name", c->target_name);
+	hl_jw__kstr(&w, "username", c->username);
+	hl_jw__key(&w, "password");
+	if (c->password)
+		hl_jw__strn(&w, c->password, c->password_len);
+	else
+		hl_jw__null(&w);
+	hl_jw__kstr(&w, "ssh_key_path", c->ssh_key_path);
+	hl_jw__kstr(&w, "auth_type", c->auth_type);
+	hl_jw__end_obj(&w);
 	hl_credential_free(c);
-	*out = o;
-	return 0;
+	return hl_jw__finish(&w);
 }
