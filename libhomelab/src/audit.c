@@ -44,25 +44,10 @@ const char *hl_audit_db_path(const hl_ctx *ctx)
 /* A SQLite error on the audit database as an hl error. */
 static int audit_error(hl_ctx *ctx, sqlite3 *db, int rc, const char *what)
 {
-	const char *path = audit_path(ctx);
-	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+	char label[1100];
 
-	switch (rc & 0xff) {
-	case SQLITE_NOMEM:
-		return hl__oom();
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return hl__err(HL_EBUSY, HL_ERROR_DB, "audit log %s: %s: database is locked by another writer", path, what);
-	case SQLITE_READONLY:
-		return hl__err(HL_EREADONLY, HL_ERROR_DB, "audit log %s: %s: the database is read-only", path, what);
-	case SQLITE_NOTADB:
-	case SQLITE_CORRUPT:
-		return hl__err(HL_ECORRUPT, HL_ERROR_DB, "audit log %s: %s: %s", path, what, msg);
-	case SQLITE_FULL:
-		return hl__err(HL_ERROR, HL_ERROR_DB, "audit log %s: %s: disk full", path, what);
-	default:
-		return hl__err(HL_ERROR, HL_ERROR_DB, "audit log %s: %s: %s", path, what, msg);
-	}
+	snprintf(label, sizeof(label), "audit log %s", audit_path(ctx));
+	return hl_db__error_on(db, label, rc, what);
 }
 
 static int prepare(hl_ctx *ctx, sqlite3 *db, sqlite3_stmt **st, const char *sql)

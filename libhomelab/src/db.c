@@ -18,10 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int hl_db__error(hl_ctx *ctx, int rc, const char *what)
+int hl_db__error_on(sqlite3 *db, const char *path, int rc, const char *what)
 {
-	const char *msg = ctx && ctx->db ? sqlite3_errmsg(ctx->db) : sqlite3_errstr(rc);
-	const char *path = ctx && ctx->path ? ctx->path : "database";
+	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
 
 	switch (rc & 0xff) {
 	case SQLITE_NOMEM:
@@ -45,6 +44,11 @@ int hl_db__error(hl_ctx *ctx, int rc, const char *what)
 	default:
 		return hl__err(HL_ERROR, HL_ERROR_DB, "%s: %s: %s", path, what, msg);
 	}
+}
+
+int hl_db__error(hl_ctx *ctx, int rc, const char *what)
+{
+	return hl_db__error_on(ctx ? ctx->db : NULL, ctx && ctx->path ? ctx->path : "database", rc, what);
 }
 
 int hl_db__prepare(hl_ctx *ctx, sqlite3_stmt **st, const char *sql)

@@ -12,6 +12,8 @@
 
 /* Turn a SQLite result into an hl error (code and message naming what). */
 int hl_db__error(hl_ctx *ctx, int rc, const char *what);
+/* The same for any connection; path names the database in the message. */
+int hl_db__error_on(sqlite3 *db, const char *path, int rc, const char *what);
 int hl_db__prepare(hl_ctx *ctx, sqlite3_stmt **st, const char *sql);
 int hl_db__exec(hl_ctx *ctx, const char *sql);
 

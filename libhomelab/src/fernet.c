@@ -15,16 +15,6 @@
 #include <sodium.h>
 
 
-/* Is every one of the n characters of s in the URL-safe base64 alphabet? */
-static bool all_b64(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		      s[i] == '-' || s[i] == '_'))
-			return false;
-	return true;
-}
-
 bool hl_fernet__looks_like(const char *s, size_t len)
 {
 	return s && len >= 6 && !memcmp(s, "gAAAAA", 6);
@@ -50,7 +40,7 @@ static int decode(unsigned char **out, size_t *out_len, const char *token, size_
 	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || end != token + len) {
 		free(raw);
 		/* Only base64 letters, yet no whole bytes: the text was cut. */
-		if (len && all_b64(token, len))
+		if (len && hl__is_b64url(token, len))
 			return hl__err(HL_ECORRUPT, HL_ERROR_VAULT, "Fernet token is truncated (its base64 text ends "
 			               "mid-byte)");
 		return hl__err(HL_ECORRUPT, HL_ERROR_VAULT, "not a Fernet token (invalid URL-safe base64)");

@@ -58,6 +58,9 @@ char *hl_buf__detach(hl_buf *buf);
 /* True if s is a non-empty string of ASCII digits that fits an int64. */
 bool hl__parse_int64(const char *s, int64_t *out);
 
+/* Is every one of the n characters of s in the URL-safe base64 alphabet? */
+bool hl__is_b64url(const char *s, size_t n);
+
 /* Initialise libcurl once per process (thread-safe). */
 int hl_http__init(void);
 

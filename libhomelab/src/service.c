@@ -145,7 +145,7 @@ out:
 
 int hl_service_lookup(hl_service **out, hl_ctx *ctx, const char *ref)
 {
-	int64_t id;
+	int64_t id = 0;
 	int err;
 
 	if (!out || !ctx)

@@ -26,16 +26,6 @@
 #define PREFIX_LEN (sizeof(HL_VAULT_V1_PREFIX) - 1)
 #define MAX_PASSWORD 4096
 
-/* Is every one of the n characters of s in the URL-safe base64 alphabet? */
-static bool all_b64(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		      s[i] == '-' || s[i] == '_'))
-			return false;
-	return true;
-}
-
 /* ------------------------------------------------------------ context --- */
 
 int hl_vault__ctx_init(hl_ctx *ctx, const hl_ctx_options *opts)
@@ -154,7 +144,7 @@ int hl_vault__unseal(char **out, size_t *out_len, const struct hl_vault_key *key
 	if (sodium_base642bin(raw, b64_len * 3 / 4 + 3, stored + PREFIX_LEN, b64_len, NULL, &raw_len, &end,
 	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || end != stored + stored_len) {
 		/* Only base64 letters, yet no whole bytes: the text was cut. */
-		err = all_b64(stored + PREFIX_LEN, b64_len)
+		err = hl__is_b64url(stored + PREFIX_LEN, b64_len)
 		      ? hl__err(HL_ECORRUPT, HL_ERROR_VAULT, "the stored password is truncated (its base64 text ends "
 		                "mid-byte)")
 		      : hl__err(HL_ECORRUPT, HL_ERROR_VAULT, "the stored password is damaged (invalid base64)");

@@ -44,7 +44,6 @@ void tu_assert_error_(int rc, int code, const char *needle, const char *file, in
 /* Call a tool by name with JSON arguments; returns rc, result in *out (caller disposes). */
 int tu_call(hl_buf *out, hl_ctx *ctx, const char *tool, const char *args);
 
-#endif
 
 /* ------------------------------------------------------------------ files --- */
 
@@ -92,3 +91,5 @@ struct json_object *tu_call_ok(hl_ctx *ctx, const char *tool, const char *args);
 struct json_object *tu_jget(struct json_object *o, const char *path);
 /* The value at path as text ("101", "whisper", "true"); NULL when absent or null. */
 const char *tu_jstr(struct json_object *o, const char *path);
+
+#endif
