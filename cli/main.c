@@ -75,7 +75,8 @@ static void usage(FILE *f)
 	        "usage: homelab [--db PATH] [--json] [--yes] COMMAND [ARGS...]\n"
 	        "       homelab [--db PATH]              (no command: interactive shell)\n"
 	        "\n"
-	        "Manage a homelab: VMs, Proxmox hosts, services and IP addresses.\n"
+	        "Manage a homelab: VMs, Proxmox hosts, services, IP addresses, credentials\n"
+	        "and the audit log.\n"
 	        "\n"
 	        "Commands:\n");
 	for (const struct cli_group *g = cli_groups; g->name; g++)
@@ -108,7 +109,8 @@ void cli_group_help(FILE *f, const struct cli_group *g)
 	while (*p) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		fprintf(f, "  homelab %.*s\n", (int)n, p);
+		/* a line that starts with a space continues the one above */
+		fprintf(f, "  %s%.*s\n", *p == ' ' ? "        " : "homelab ", (int)n, p);
 		p += n + (nl ? 1 : 0);
 	}
 }
