@@ -857,9 +857,19 @@ static void test_vault__v1_format(void **state)
 	hl_key__free(k);
 }
 
+static void test_vault__format_names(void **state)
+{
+	(void)state;
+	assert_string_equal(hl_cred_format_name(HL_CRED_FORMAT_NONE), "none");
+	assert_string_equal(hl_cred_format_name(HL_CRED_FORMAT_FERNET), "fernet");
+	assert_string_equal(hl_cred_format_name(HL_CRED_FORMAT_V1), "v1");
+	assert_string_equal(hl_cred_format_name(12345), "unknown");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vault__format_names),
 		cmocka_unit_test(test_vault__set_get_roundtrip),
 		cmocka_unit_test(test_vault__targets),
 		cmocka_unit_test(test_vault__update_keeps_and_clears),
