@@ -229,16 +229,19 @@ static int audit_db(sqlite3 **out, hl_ctx *ctx)
 	}
 	exists = access(path, F_OK) == 0;
 	writable = !exists || access(path, W_OK) == 0;
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_NOMUTEX |
-	                     (writable ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY), NULL);
-	if (rc != SQLITE_OK) {
-		err = hl__err(HL_ERROR, HL_ERROR_DB, "audit log %s: cannot open: %s", path,
-		              db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-		sqlite3_close_v2(db);
+	if ((err = hl_db__open_file(&db, path, SQLITE_OPEN_NOMUTEX | (writable ? SQLITE_OPEN_READWRITE |
+	                           SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY), ctx->busy_timeout_ms, false)) < 0)
 		return err;
+	if (!writable) {
+		/* A WAL log in a read-only directory: read it as immutable. */
+		rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+		if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN) {
+			sqlite3_close_v2(db);
+			if ((err = hl_db__open_file(&db, path, SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READONLY,
+			                            ctx->busy_timeout_ms, true)) < 0)
+				return err;
+		}
 	}
-	sqlite3_extended_result_codes(db, 1);
-	sqlite3_busy_timeout(db, ctx->busy_timeout_ms);
 	if (writable) {
 		sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
 		if ((err = exec(ctx, db, "PRAGMA synchronous=FULL", "configure")) < 0 ||

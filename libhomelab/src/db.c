@@ -529,18 +529,17 @@ static bool file_has_write_bit(const char *path)
 	return stat(path, &sb) != 0 || (sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)) != 0;
 }
 
-/* Open the SQLite connection; immutable opens path as a URI with
- * immutable=1 (no locks, no WAL index: for read-only media only). */
-static int connect(hl_ctx *ctx, int oflags, int busy_ms, bool immutable)
+int hl_db__open_file(sqlite3 **out, const char *path, int oflags, int busy_ms, bool immutable)
 {
 	hl_buf uri = HL_BUF_INIT;
 	int rc, err = 0;
 
+	*out = NULL;
 	if (immutable) {
 		/* file: URI with the path percent-encoded where URIs need it */
 		if ((err = hl_buf__puts(&uri, "file:")) < 0)
 			return err;
-		for (const char *p = ctx->path; *p && err == 0; p++)
+		for (const char *p = path; *p && err == 0; p++)
 			err = (*p == '?' || *p == '#' || *p == '%') ? hl_buf__printf(&uri, "%%%02X", (unsigned char)*p)
 			                                             : hl_buf__put(&uri, p, 1);
 		if (err == 0)
@@ -551,22 +550,34 @@ static int connect(hl_ctx *ctx, int oflags, int busy_ms, bool immutable)
 		}
 		oflags |= SQLITE_OPEN_URI;
 	}
-	rc = sqlite3_open_v2(immutable ? uri.ptr : ctx->path, &ctx->db, oflags, NULL);
+	rc = sqlite3_open_v2(immutable ? uri.ptr : path, out, oflags, NULL);
 	hl_buf_dispose(&uri);
-	if (rc != SQLITE_OK)
-		return hl_db__error(ctx, rc, "open");
-	sqlite3_extended_result_codes(ctx->db, 1);
-	sqlite3_busy_timeout(ctx->db, busy_ms > 0 ? busy_ms : 5000);
+	if (rc != SQLITE_OK) {
+		err = hl_db__error_on(*out, path, rc, "open");
+		sqlite3_close_v2(*out);
+		*out = NULL;
+		return err;
+	}
+	sqlite3_extended_result_codes(*out, 1);
+	sqlite3_busy_timeout(*out, busy_ms > 0 ? busy_ms : 5000);
 	/* A 100k-VM inventory does not fit SQLite's default 2 MB page cache;
 	 * map the file instead of copying pages (reads only; writes still go
 	 * through the journal). */
-	sqlite3_exec(ctx->db, "PRAGMA cache_size=-16384; PRAGMA mmap_size=268435456", NULL, NULL, NULL);
-	rc = sqlite3_create_function(ctx->db, "hl_ipv4_num", 1,
-	                             SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-	                             sql_ipv4_num, NULL, NULL);
-	if (rc != SQLITE_OK)
-		return hl_db__error(ctx, rc, "register functions");
+	sqlite3_exec(*out, "PRAGMA cache_size=-16384; PRAGMA mmap_size=268435456", NULL, NULL, NULL);
+	rc = sqlite3_create_function(*out, "hl_ipv4_num", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+	                             NULL, sql_ipv4_num, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		err = hl_db__error_on(*out, path, rc, "register functions");
+		sqlite3_close_v2(*out);
+		*out = NULL;
+		return err;
+	}
 	return 0;
+}
+
+static int connect(hl_ctx *ctx, int oflags, int busy_ms, bool immutable)
+{
+	return hl_db__open_file(&ctx->db, ctx->path, oflags, busy_ms, immutable);
 }
 
 static int open_db(hl_ctx *ctx, unsigned int flags, int busy_ms)

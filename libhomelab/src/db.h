@@ -28,6 +28,13 @@ void hl_db__release(hl_ctx *ctx, sqlite3_stmt *st);
 /* Finalize every cached statement (before closing the connection). */
 void hl_db__stmt_cache_free(hl_ctx *ctx);
 
+/* Open a connection to path with the library's settings (extended codes,
+ * busy timeout, cache, SQL functions). immutable opens it as a URI with
+ * immutable=1: no locks and no WAL index, for files in a directory the
+ * process cannot write (a read-only mount), where SQLite could not create
+ * the -shm file a WAL database needs. */
+int hl_db__open_file(sqlite3 **out, const char *path, int oflags, int busy_ms, bool immutable);
+
 /* Transactions. begin_write takes the write lock at once (BEGIN IMMEDIATE),
  * so that check-then-insert sequences are atomic across processes. */
 int hl_db__begin_read(hl_ctx *ctx);

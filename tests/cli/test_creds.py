@@ -181,3 +181,39 @@ def test_separate_audit_database(vault, tmp_path):
     assert con.execute("SELECT count(*) FROM audit_log WHERE result = 'granted'").fetchone()[0] == 1
     con.close()
     assert "intact, 1 rows" in hl.ok("audit", "verify", env={"HOMELAB_AUDIT_DB": str(audit)}).out
+
+
+def test_separate_audit_log_on_a_read_only_mount(vault, tmp_path):
+    """HOMELAB_AUDIT_DB on a read-only mount: verify and list still work; reads are refused."""
+    import shutil
+    import subprocess
+    import tempfile
+    from conftest import HOMELAB
+    hl, env = vault
+    audit = str(tmp_path / "audit.db")
+    env = dict(env, HOMELAB_AUDIT_DB=audit)
+    hl.ok("creds", "get", "vm:whisper", env=env)          # the log gets its first rows
+    ro = tempfile.mkdtemp(prefix="hl-audit-ro-")
+    try:
+        for name in (hl.db, audit):
+            shutil.copy(name, ro)
+        inv, log = os.path.join(ro, os.path.basename(hl.db)), os.path.join(ro, "audit.db")
+        os.chmod(inv, 0o444)
+        os.chmod(log, 0o444)
+        os.chmod(ro, 0o555)
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        run_env = dict(os.environ, HOMELAB_DB_KEY=env["HOMELAB_DB_KEY"], HOMELAB_AUDIT_DB=log)
+
+        def run(*args):
+            return subprocess.run(prefix + [HOMELAB, "--db", inv] + list(args), capture_output=True, text=True,
+                                  env=run_env, stdin=subprocess.DEVNULL, timeout=60)
+        r = run("audit", "verify")
+        assert r.returncode == 0 and "intact" in r.stdout, r.stderr
+        r = run("--json", "audit", "list")
+        assert r.returncode == 0 and json.loads(r.stdout)["entries"][0]["action"] == "credential_read", r.stderr
+        r = run("creds", "get", "vm:whisper")
+        assert r.returncode == 1 and "s3cret" not in r.stdout + r.stderr
+        assert "audit log" in r.stderr and "read-only" in r.stderr
+    finally:
+        os.chmod(ro, 0o755)
+        shutil.rmtree(ro)
