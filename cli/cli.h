@@ -86,6 +86,10 @@ int cli_call_tool(struct cli *c, const char *tool, int npairs, const char *const
 /* Print a JSON result: --json prints it as is, else as tables. */
 void cli_print_result(struct cli *c, const char *json);
 
+/* Report a change that has no record to show: "removed vm whisper", or
+ * with --json {"removed":"whisper"}. */
+void cli_done(struct cli *c, const char *verb, const char *kind, const char *ref);
+
 /* Ask "question [y/N]" on the terminal when interactive and not --yes.
  * Returns true to go on. Non-interactive runs (no terminal) go on. */
 bool cli_confirm(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -68,14 +68,22 @@ int cmd_db(struct cli *c, int argc, char **argv)
 		if ((err = count(c, "homelab_list_vms", &vms)) < 0 || (err = count(c, "homelab_list_hosts", &hosts)) < 0 ||
 		    (err = count(c, "homelab_list_services", &svcs)) < 0 || (err = count(c, "homelab_list_ips", &ips)) < 0)
 			return cli_fail(err);
-		if (c->json)
-			printf("{\"path\":\"%s\",\"schema_version\":%d,\"read_only\":%s,\"vms\":%lld,\"hosts\":%lld,"
-			       "\"services\":%lld,\"ip_allocations\":%lld}\n", hl_ctx_db_path(ctx),
-			       hl_ctx_schema_version(ctx), hl_ctx_readonly(ctx) ? "true" : "false", vms, hosts, svcs, ips);
-		else
+		if (c->json) {
+			struct json_object *o = json_object_new_object();
+			json_object_object_add(o, "path", json_object_new_string(hl_ctx_db_path(ctx)));
+			json_object_object_add(o, "schema_version", json_object_new_int(hl_ctx_schema_version(ctx)));
+			json_object_object_add(o, "read_only", json_object_new_boolean(hl_ctx_readonly(ctx)));
+			json_object_object_add(o, "vms", json_object_new_int64(vms));
+			json_object_object_add(o, "hosts", json_object_new_int64(hosts));
+			json_object_object_add(o, "services", json_object_new_int64(svcs));
+			json_object_object_add(o, "ip_allocations", json_object_new_int64(ips));
+			puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(o);
+		} else {
 			printf("path:           %s\nschema version: %d\nread-only:      %s\nvms:            %lld\n"
 			       "hosts:          %lld\nservices:       %lld\nip allocations: %lld\n", hl_ctx_db_path(ctx),
 			       hl_ctx_schema_version(ctx), hl_ctx_readonly(ctx) ? "yes" : "no", vms, hosts, svcs, ips);
+		}
 		return CLI_OK;
 	}
 	return cli_usage_error("unknown subcommand 'db %s' (try 'homelab db --help')", sub);

@@ -166,10 +166,7 @@ int cmd_vms(struct cli *c, int argc, char **argv)
 			return fputs("homelab: not confirmed; nothing removed\n", stderr), CLI_ERROR;
 		if ((err = hl_vm_remove(ctx, a.pos[0], cli_flag(&a, "force") ? HL_REMOVE_CASCADE : 0)) < 0)
 			return cli_fail(err);
-		if (!c->json)
-			printf("removed vm %s\n", a.pos[0]);
-		else
-			printf("{\"removed\":\"%s\"}\n", a.pos[0]);
+		cli_done(c, "removed", "vm", a.pos[0]);
 		return CLI_OK;
 	}
 	return cli_usage_error("unknown subcommand 'vms %s' (try 'homelab vms --help')", sub);
@@ -232,10 +229,7 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 			return fputs("homelab: not confirmed; nothing removed\n", stderr), CLI_ERROR;
 		if ((err = hl_host_remove(ctx, a.pos[0])) < 0)
 			return cli_fail(err);
-		if (!c->json)
-			printf("removed host %s\n", a.pos[0]);
-		else
-			printf("{\"removed\":\"%s\"}\n", a.pos[0]);
+		cli_done(c, "removed", "host", a.pos[0]);
 		return CLI_OK;
 	}
 	return cli_usage_error("unknown subcommand 'hosts %s' (try 'homelab hosts --help')", sub);
@@ -316,10 +310,7 @@ int cmd_services(struct cli *c, int argc, char **argv)
 			return fputs("homelab: not confirmed; nothing removed\n", stderr), CLI_ERROR;
 		if ((err = hl_service_remove(ctx, a.pos[0])) < 0)
 			return cli_fail(err);
-		if (!c->json)
-			printf("removed service %s\n", a.pos[0]);
-		else
-			printf("{\"removed\":\"%s\"}\n", a.pos[0]);
+		cli_done(c, "removed", "service", a.pos[0]);
 		return CLI_OK;
 	}
 	return cli_usage_error("unknown subcommand 'services %s' (try 'homelab services --help')", sub);
@@ -388,10 +379,7 @@ int cmd_ip(struct cli *c, int argc, char **argv)
 			return fputs("homelab: not confirmed; nothing released\n", stderr), CLI_ERROR;
 		if ((err = hl_ip_release(ctx, a.pos[0])) < 0)
 			return cli_fail(err);
-		if (!c->json)
-			printf("released %s\n", a.pos[0]);
-		else
-			printf("{\"released\":\"%s\"}\n", a.pos[0]);
+		cli_done(c, "released", NULL, a.pos[0]);
 		return CLI_OK;
 	}
 	return cli_usage_error("unknown subcommand 'ip %s' (try 'homelab ip --help')", sub);

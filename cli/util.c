@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <json-c/json.h>
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
@@ -150,4 +151,18 @@ bool cli_confirm(struct cli *c, const char *fmt, ...)
 	if (!fgets(line, sizeof(line), stdin))
 		return false;
 	return line[0] == 'y' || line[0] == 'Y';
+}
+
+void cli_done(struct cli *c, const char *verb, const char *kind, const char *ref)
+{
+	struct json_object *o;
+
+	if (!c->json) {
+		printf("%s %s%s%s\n", verb, kind ? kind : "", kind ? " " : "", ref);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, verb, json_object_new_string(ref));
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
 }
