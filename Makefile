@@ -3,19 +3,21 @@
 #   make run    install what is missing, build, create the default database
 #               with the demo inventory if there is none, run the main program
 #   make test   install what is missing, build, run every test (also under
-#               AddressSanitizer + UndefinedBehaviorSanitizer)
+#               AddressSanitizer + UndefinedBehaviorSanitizer), then the fuzzers
+#               for a bounded time
 #
 # Everything else is plain CMake underneath (build/ and build-asan/).
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 PREFIX     ?= /usr/local
 
 HOMELAB = $(BUILD)/homelab
 
-.PHONY: all deps build run test test-fast test-asan bench install clean
+.PHONY: all deps build run test test-fast test-asan test-fuzz bench install clean
 
 all: build
 
@@ -38,7 +40,7 @@ run: build
 	echo "inventory: $$db"; \
 	$(HOMELAB) vms list
 
-test: build test-fast test-asan
+test: build test-fast test-asan test-fuzz
 
 test-fast:
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -48,6 +50,12 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# libFuzzer targets (clang), each run for a bounded time from its seed corpus.
+test-fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHOMELAB_FUZZ=ON -DHOMELAB_TESTS=OFF -DHOMELAB_BENCH=OFF $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS)
+
 bench: build
 	$(BUILD)/bench/bench_inventory
 
@@ -55,4 +63,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
