@@ -20,10 +20,12 @@
 #define SECRET_MAX 4096
 
 /* Read one line (without its newline) from fd into buf. -1 on EOF before
- * anything was read or on a read error; the line is cut at size - 1. */
+ * anything was read or on a read error; -2 when the line does not fit (a
+ * secret is never cut short silently). */
 static int read_line(int fd, char *buf, size_t size)
 {
 	size_t n = 0;
+	bool too_long = false;
 	char ch;
 	ssize_t r;
 
@@ -34,10 +36,16 @@ static int read_line(int fd, char *buf, size_t size)
 			break;
 		if (n + 1 < size)
 			buf[n++] = ch;
+		else
+			too_long = true;
 	}
 	buf[n] = '\0';
 	if (n > 0 && buf[n - 1] == '\r')
 		buf[--n] = '\0';
+	if (too_long) {
+		explicit_bzero(buf, size);
+		return -2;
+	}
 	return r < 0 || (r == 0 && n == 0) ? -1 : 0;
 }
 
@@ -73,12 +81,18 @@ static int read_password(const char *target, char *buf, size_t size)
 	int rc = 0;
 
 	if (!isatty(STDIN_FILENO)) {
-		if (read_line(STDIN_FILENO, buf, size) < 0)
+		rc = read_line(STDIN_FILENO, buf, size);
+		if (rc == -2)
+			return cli_usage_error("the password is longer than %d bytes", SECRET_MAX);
+		if (rc < 0)
 			return cli_usage_error("no password on stdin (give it as the first line)");
 		return CLI_OK;
 	}
 	snprintf(prompt, sizeof(prompt), "Password for %s: ", target);
-	if (prompt_no_echo(prompt, buf, size) < 0 || prompt_no_echo("Again: ", again, sizeof(again)) < 0)
+	if ((rc = prompt_no_echo(prompt, buf, size)) == -2 || (rc == 0 && (rc = prompt_no_echo("Again: ", again,
+	                                                                                       sizeof(again))) == -2))
+		rc = cli_usage_error("the password is longer than %d bytes", SECRET_MAX);
+	else if (rc < 0)
 		rc = cli_usage_error("cannot read a password from the terminal");
 	else if (strcmp(buf, again) != 0)
 		rc = cli_usage_error("the passwords do not match");

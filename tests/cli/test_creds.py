@@ -217,3 +217,10 @@ def test_separate_audit_log_on_a_read_only_mount(vault, tmp_path):
     finally:
         os.chmod(ro, 0o755)
         shutil.rmtree(ro)
+
+
+def test_overlong_password_is_refused_not_cut(demo, key):
+    env = {"HOMELAB_DB_KEY": key}
+    r = demo("creds", "set", "vm:whisper", "--password", input="x" * 5000 + "\n", env=env)
+    assert r.rc == 2 and "the password is longer than 4096 bytes" in r.err
+    assert demo.ok("--json", "creds", "list", env=env).json()["count"] == 0
