@@ -585,7 +585,7 @@ static int open_db(hl_ctx *ctx, unsigned int flags, int busy_ms)
 	bool memory = strcmp(ctx->path, ":memory:") == 0;
 	bool exists = memory || access(ctx->path, F_OK) == 0;
 	int oflags = SQLITE_OPEN_NOMUTEX;
-	int err, version, tables, seeds;
+	int err, version = 0, tables = 0, seeds = 0;
 
 	if (!exists && (flags & HL_CTX_NO_CREATE))
 		return hl__err(HL_ENOTFOUND, HL_ERROR_DB, "%s: no such database", ctx->path);

@@ -100,7 +100,7 @@ out:
 
 int hl_host_lookup(hl_host **out, hl_ctx *ctx, const char *ref)
 {
-	int64_t id;
+	int64_t id = 0;
 	int err;
 
 	if (!out || !ctx)
@@ -146,7 +146,7 @@ int hl_host_add(hl_host **out, hl_ctx *ctx, const hl_host_spec *spec)
 {
 	char ip[HL_IP_STRLEN];
 	sqlite3_stmt *st = NULL;
-	int64_t id;
+	int64_t id = 0;
 	int rc, err;
 
 	if (out)
@@ -187,7 +187,7 @@ int hl_host_update(hl_host **out, hl_ctx *ctx, const char *ref, const hl_host_sp
 {
 	char ip[HL_IP_STRLEN];
 	sqlite3_stmt *st = NULL;
-	int64_t id;
+	int64_t id = 0;
 	int rc, err;
 
 	if (out)
@@ -231,7 +231,7 @@ int hl_host_remove(hl_ctx *ctx, const char *ref)
 {
 	sqlite3_stmt *st = NULL;
 	hl_host *h = NULL;
-	int64_t id;
+	int64_t id = 0;
 	int rc, err;
 
 	if (!ctx)

@@ -69,7 +69,7 @@ static int resolve(hl_ctx *ctx, const char *ref, int64_t *out, const char *by_id
                    const char *what)
 {
 	sqlite3_stmt *st = NULL;
-	int64_t id;
+	int64_t id = 0;
 	int rc, err = 0;
 
 	if (!ref || !*ref)

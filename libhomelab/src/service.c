@@ -71,7 +71,7 @@ static int load_id(hl_service **out, hl_ctx *ctx, int64_t id)
 static int service_id(hl_ctx *ctx, const char *ref, int64_t *out)
 {
 	sqlite3_stmt *st = NULL;
-	int64_t id;
+	int64_t id = 0;
 	int rc, err = 0;
 
 	if (!ref || !*ref)
@@ -280,7 +280,7 @@ fail:
 int hl_service_remove(hl_ctx *ctx, const char *ref)
 {
 	sqlite3_stmt *st = NULL;
-	int64_t id;
+	int64_t id = 0;
 	int rc, err;
 
 	if (!ctx)

@@ -138,7 +138,7 @@ out:
 
 int hl_vm_lookup(hl_vm **out, hl_ctx *ctx, const char *ref)
 {
-	int64_t id;
+	int64_t id = 0;
 	int err;
 
 	if (!out || !ctx)
@@ -210,7 +210,7 @@ int hl_vm_add(hl_vm **out, hl_ctx *ctx, const hl_vm_spec *spec)
 {
 	char ip[HL_IP_STRLEN], sql[256];
 	sqlite3_stmt *st = NULL;
-	int64_t vm_id, host_id = 0;
+	int64_t vm_id = 0, host_id = 0;
 	int rc, err;
 
 	if (out)
@@ -265,7 +265,7 @@ int hl_vm_update(hl_vm **out, hl_ctx *ctx, const char *ref, const hl_vm_spec *sp
 {
 	char ip[HL_IP_STRLEN];
 	sqlite3_stmt *st = NULL;
-	int64_t vm_id, new_id, host_id = 0;
+	int64_t vm_id = 0, new_id, host_id = 0;
 	int rc, err;
 
 	if (out)
