@@ -1,0 +1,866 @@
+/*
+ * http.c: the HTTP transports on CivetWeb: Streamable HTTP at /mcp, the
+ * legacy HTTP+SSE transport at /sse + /messages, /healthz and /metrics;
+ * sessions, Origin/Host checks (DNS rebinding) and bearer tokens.
+ *
+ * CivetWeb runs each connection on a worker thread. Nothing here shares a
+ * json-c tree or an hl_ctx between threads: requests borrow a context from
+ * the pool, and sessions hold only text.
+ */
+#include "http.h"
+
+#include <civetweb.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define MAX_SESSIONS 512
+#define SESSION_IDLE_S (24 * 3600)
+
+/* A queued server-to-client message of a legacy SSE session. */
+struct msg {
+	char *text;
+	struct msg *next;
+};
+
+struct session {
+	char id[33];
+	char version[32];
+	bool legacy;              /* /sse session: replies go to its stream */
+	time_t last_seen;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct msg *head, *tail;  /* legacy: replies waiting for the stream */
+	bool closed;              /* DELETEd or its stream ended */
+	int refs;
+	struct session *next;
+};
+
+struct http {
+	struct mcpd *d;
+	const struct mcpd_http_options *o;
+	struct mg_context *mg;
+	int port;
+	pthread_mutex_t lock;     /* sessions */
+	struct session *sessions;
+	int nsessions;
+};
+
+/* ------------------------------------------------------------ replies --- */
+
+static void count_status(struct http *h, int status)
+{
+	int cls = status >= 100 && status < 600 ? status / 100 - 1 : 5;
+	metrics_count(&h->d->metrics, &h->d->metrics.http_requests[cls]);
+}
+
+/* Send a whole response. extra: "Name: value" pairs, NULL-terminated. */
+static int send_reply(struct mg_connection *c, struct http *h, int status, const char *ctype, const char *body,
+                      const char *const *extra)
+{
+	char len[32];
+	size_t n = body ? strlen(body) : 0;
+
+	mg_response_header_start(c, status);
+	if (ctype)
+		mg_response_header_add(c, "Content-Type", ctype, -1);
+	snprintf(len, sizeof(len), "%zu", n);
+	mg_response_header_add(c, "Content-Length", len, -1);
+	mg_response_header_add(c, "Cache-Control", "no-store", -1);
+	for (; extra && extra[0]; extra += 2)
+		mg_response_header_add(c, extra[0], extra[1], -1);
+	mg_response_header_send(c);
+	if (n)
+		mg_write(c, body, n);
+	count_status(h, status);
+	return status;
+}
+
+static int send_text(struct mg_connection *c, struct http *h, int status, const char *text)
+{
+	return send_reply(c, h, status, "text/plain; charset=utf-8", text, NULL);
+}
+
+/* A JSON-RPC error as an HTTP answer (status 400, 404, ...). */
+static int send_rpc_error(struct mg_connection *c, struct http *h, int status, int code, const char *message)
+{
+	char *body = rpc_error(NULL, code, message);
+	int rc = send_reply(c, h, status, "application/json", body ? body : "", NULL);
+
+	free(body);
+	return rc;
+}
+
+/* ----------------------------------------------------------- sessions --- */
+
+static void session_unref(struct session *s)
+{
+	struct msg *m;
+	bool last;
+
+	pthread_mutex_lock(&s->lock);
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&s->lock);
+	if (!last)
+		return;
+	while ((m = s->head)) {
+		s->head = m->next;
+		explicit_bzero(m->text, strlen(m->text));
+		free(m->text);
+		free(m);
+	}
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+}
+
+/* Unlink (the caller holds h->lock) and drop the table's reference. */
+static void session_unlink_locked(struct http *h, struct session *s)
+{
+	for (struct session **pp = &h->sessions; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			h->nsessions--;
+			pthread_mutex_lock(&s->lock);
+			s->closed = true;
+			pthread_cond_broadcast(&s->cond);
+			pthread_mutex_unlock(&s->lock);
+			session_unref(s);
+			return;
+		}
+}
+
+static struct session *session_new(struct http *h, bool legacy, const char *version)
+{
+	unsigned char rnd[16];
+	struct session *s;
+	time_t now = time(NULL);
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return NULL;
+	if (!(s = calloc(1, sizeof(*s))))
+		return NULL;
+	for (int i = 0; i < 16; i++)
+		snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(s->version, sizeof(s->version), "%s", version);
+	s->legacy = legacy;
+	s->last_seen = now;
+	s->refs = 2; /* the table's and the caller's */
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	pthread_mutex_lock(&h->lock);
+	/* forget sessions idle for a day, and the oldest when full */
+	for (struct session *x = h->sessions, *next; x; x = next) {
+		next = x->next;
+		if (now - x->last_seen > SESSION_IDLE_S)
+			session_unlink_locked(h, x);
+	}
+	while (h->nsessions >= MAX_SESSIONS) {
+		struct session *oldest = h->sessions;
+		for (struct session *x = h->sessions; x; x = x->next)
+			if (x->last_seen < oldest->last_seen)
+				oldest = x;
+		session_unlink_locked(h, oldest);
+	}
+	s->next = h->sessions;
+	h->sessions = s;
+	h->nsessions++;
+	pthread_mutex_unlock(&h->lock);
+	metrics_count(&h->d->metrics, &h->d->metrics.sessions_created);
+	return s;
+}
+
+/* The session with this id, with a reference for the caller; NULL if none. */
+static struct session *session_find(struct http *h, const char *id)
+{
+	struct session *found = NULL;
+
+	if (!id)
+		return NULL;
+	pthread_mutex_lock(&h->lock);
+	for (struct session *s = h->sessions; s; s = s->next)
+		if (!strcmp(s->id, id)) {
+			found = s;
+			pthread_mutex_lock(&s->lock);
+			s->refs++;
+			s->last_seen = time(NULL);
+			pthread_mutex_unlock(&s->lock);
+			break;
+		}
+	pthread_mutex_unlock(&h->lock);
+	return found;
+}
+
+static void session_remove(struct http *h, struct session *s)
+{
+	pthread_mutex_lock(&h->lock);
+	session_unlink_locked(h, s);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Queue a message for a legacy session's stream (taking text). */
+static void session_push(struct session *s, char *text)
+{
+	struct msg *m = malloc(sizeof(*m));
+
+	if (!m) {
+		free(text);
+		return;
+	}
+	m->text = text;
+	m->next = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (s->tail)
+		s->tail->next = m;
+	else
+		s->head = m;
+	s->tail = m;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int http_session_count(struct http *h)
+{
+	int n;
+
+	pthread_mutex_lock(&h->lock);
+	n = h->nsessions;
+	pthread_mutex_unlock(&h->lock);
+	return n;
+}
+
+/* --------------------------------------------------- origin and auth --- */
+
+static bool loopback_host(const char *host)
+{
+	return !strcmp(host, "127.0.0.1") || !strcmp(host, "localhost") || !strcmp(host, "::1") ||
+	       !strncmp(host, "127.", 4);
+}
+
+/* DNS rebinding protection: a browser page may only reach us from an
+ * origin we serve (or one the operator allowed), and a loopback server
+ * only answers to loopback Host names. */
+static bool origin_ok(struct mg_connection *c, struct http *h, char *why, size_t why_len)
+{
+	const char *origin = mg_get_header(c, "Origin"), *host = mg_get_header(c, "Host");
+	char mine[3][96];
+
+	snprintf(mine[0], sizeof(mine[0]), "http://127.0.0.1:%d", h->port);
+	snprintf(mine[1], sizeof(mine[1]), "http://localhost:%d", h->port);
+	snprintf(mine[2], sizeof(mine[2]), "http://%s:%d", h->o->host, h->port);
+	if (origin && strcmp(origin, "null") != 0) {
+		bool ok = false;
+		for (int i = 0; i < 3 && !ok; i++)
+			ok = !strcmp(origin, mine[i]);
+		for (int i = 0; !ok && i < h->o->norigins; i++)
+			ok = !strcmp(origin, h->o->origins[i]);
+		if (!ok) {
+			snprintf(why, why_len, "Origin %.200s is not allowed (start the daemon with --allow-origin %.200s)",
+			         origin, origin);
+			return false;
+		}
+	} else if (origin) {
+		snprintf(why, why_len, "Origin null is not allowed");
+		return false;
+	}
+	if (host && loopback_host(h->o->host)) {
+		char name[256];
+		const char *colon;
+		size_t n;
+		if (host[0] == '[') {
+			colon = strchr(host, ']');
+			n = colon ? (size_t)(colon - host - 1) : 0;
+			memcpy(name, host + 1, n < sizeof(name) ? n : 0);
+		} else {
+			colon = strrchr(host, ':');
+			n = colon ? (size_t)(colon - host) : strlen(host);
+			if (n >= sizeof(name))
+				n = 0;
+			memcpy(name, host, n);
+		}
+		name[n < sizeof(name) ? n : 0] = '\0';
+		if (!loopback_host(name)) {
+			snprintf(why, why_len, "Host %.200s is not this loopback server", host);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Fill who; 0 to go on, or the HTTP status already sent (401). */
+static int authenticate(struct mg_connection *c, struct http *h, struct caller *who)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	const char *auth = mg_get_header(c, "Authorization");
+	int64_t ntokens = 0;
+	hl_token *tok = NULL;
+	hl_ctx *ctx;
+	int err;
+
+	memset(who, 0, sizeof(*who));
+	snprintf(who->addr, sizeof(who->addr), "%s", ri->remote_addr);
+	snprintf(who->principal, sizeof(who->principal), "mcp@%s", ri->remote_addr);
+	if (!(ctx = pool_get(&h->d->pool)))
+		return send_text(c, h, 503, "the inventory database cannot be opened\n");
+	if (hl_token_count(ctx, &ntokens) < 0 || ntokens == 0) {
+		/* no tokens: open on loopback (main() refuses other addresses) */
+		pool_put(&h->d->pool, ctx);
+		return 0;
+	}
+	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
+		err = HL_EAUTH;
+		hl_error_set(HL_EAUTH, HL_ERROR_INVALID, "a bearer token is required");
+	} else {
+		err = hl_token_verify(&tok, ctx, auth + 7);
+	}
+	if (err < 0) {
+		static const char *const hdr[] = { "WWW-Authenticate", "Bearer realm=\"homelab\"", NULL };
+		hl_audit_event ev = HL_AUDIT_EVENT_INIT;
+		char msg[300];
+		snprintf(msg, sizeof(msg), "%s", hl_error_last()->message);
+		ev.action = "auth_refused";
+		ev.result = "refused";
+		ev.principal = "mcp";
+		ev.client_addr = who->addr;
+		ev.details = msg;
+		hl_audit_record(ctx, &ev); /* best effort: the refusal stands either way */
+		pool_put(&h->d->pool, ctx);
+		metrics_count(&h->d->metrics, &h->d->metrics.auth_refused);
+		strncat(msg, "\n", sizeof(msg) - strlen(msg) - 1);
+		return send_reply(c, h, 401, "text/plain; charset=utf-8", msg, hdr);
+	}
+	pool_put(&h->d->pool, ctx);
+	snprintf(who->principal, sizeof(who->principal), "%s", tok->name);
+	who->token = tok;
+	return 0;
+}
+
+static void caller_done(struct caller *who)
+{
+	hl_token_free((hl_token *)who->token);
+	who->token = NULL;
+}
+
+/* ---------------------------------------------------------- requests --- */
+
+/* Read the body (at most MCPD_MAX_BODY). NULL and *status set on failure. */
+static char *read_body(struct mg_connection *c, size_t *len, int *status)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	size_t cap = ri->content_length > 0 ? (size_t)ri->content_length : 4096, n = 0;
+	char *buf;
+
+	*status = 0;
+	if (ri->content_length > (long long)MCPD_MAX_BODY) {
+		*status = 413;
+		return NULL;
+	}
+	if (!(buf = malloc(cap + 1))) {
+		*status = 500;
+		return NULL;
+	}
+	for (;;) {
+		int r;
+		if (n == cap) {
+			char *p;
+			if (cap >= MCPD_MAX_BODY) {
+				free(buf);
+				*status = 413;
+				return NULL;
+			}
+			cap = cap * 2 > MCPD_MAX_BODY ? MCPD_MAX_BODY : cap * 2;
+			if (!(p = realloc(buf, cap + 1))) {
+				free(buf);
+				*status = 500;
+				return NULL;
+			}
+			buf = p;
+		}
+		r = mg_read(c, buf + n, cap - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static bool accepts(struct mg_connection *c, const char *type)
+{
+	const char *a = mg_get_header(c, "Accept");
+	return !a || strstr(a, type) || strstr(a, "*/*");
+}
+
+static struct json_object *parse_body(const char *body, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+
+	if (!tok || len > INT32_MAX)
+		return NULL;
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(o);
+		o = NULL;
+	} else {
+		for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+			if (body[i] != ' ' && body[i] != '\n' && body[i] != '\r' && body[i] != '\t') {
+				json_object_put(o);
+				o = NULL;
+				break;
+			}
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+static bool is_initialize(struct json_object *msg)
+{
+	struct json_object *m;
+	return json_object_is_type(msg, json_type_object) && json_object_object_get_ex(msg, "method", &m) &&
+	       json_object_is_type(m, json_type_string) && !strcmp(json_object_get_string(m), "initialize");
+}
+
+/* Handle one message or a batch; the reply text (NULL: 202) and status. */
+static char *dispatch(struct http *h, const struct caller *who, struct json_object *msg, char *version,
+                      size_t vlen, int *status)
+{
+	char *reply = NULL;
+
+	if (!json_object_is_type(msg, json_type_array)) {
+		*status = rpc_handle(h->d, who, msg, &reply, version, vlen);
+		return reply;
+	}
+	/* A batch (protocol 2025-03-26): the answers, in order, as an array. */
+	size_t n = json_object_array_length(msg), used = 1, cap = 256;
+	char *out = malloc(cap);
+	bool any = false;
+	if (!out || n == 0) {
+		free(out);
+		*status = 200;
+		return rpc_error(NULL, RPC_INVALID_REQUEST, "an empty batch");
+	}
+	out[0] = '[';
+	*status = 200;
+	for (size_t i = 0; i < n; i++) {
+		char *r = NULL;
+		int st = rpc_handle(h->d, who, json_object_array_get_idx(msg, i), &r, version, vlen);
+		if (st == 403)
+			*status = 403;
+		if (!r)
+			continue;
+		size_t rl = strlen(r);
+		if (used + rl + 3 > cap) {
+			char *p;
+			while (used + rl + 3 > cap)
+				cap *= 2;
+			if (!(p = realloc(out, cap))) {
+				free(r);
+				free(out);
+				return NULL;
+			}
+			out = p;
+		}
+		if (any)
+			out[used++] = ',';
+		memcpy(out + used, r, rl);
+		used += rl;
+		any = true;
+		free(r);
+	}
+	out[used++] = ']';
+	out[used] = '\0';
+	if (!any) {
+		free(out);
+		*status = 202;
+		return NULL;
+	}
+	return out;
+}
+
+static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
+{
+	const char *sid = mg_get_header(c, "Mcp-Session-Id");
+	const char *pv = mg_get_header(c, "MCP-Protocol-Version");
+	struct session *s = NULL;
+	struct json_object *msg = NULL;
+	char version[32] = "2025-03-26", *body, *reply = NULL, err[160];
+	size_t len = 0;
+	int status, rc;
+
+	if (!accepts(c, "application/json") && !accepts(c, "text/event-stream"))
+		return send_rpc_error(c, h, 406, RPC_INVALID_REQUEST,
+		                      "Not Acceptable: the client must accept application/json or text/event-stream");
+	if (!(body = read_body(c, &len, &status)))
+		return status == 413 ? send_rpc_error(c, h, 413, RPC_INVALID_REQUEST, "request body larger than 4 MiB")
+		                     : send_text(c, h, status, "cannot read the request\n");
+	msg = parse_body(body, len);
+	free(body);
+	if (!msg)
+		return send_rpc_error(c, h, 400, RPC_PARSE_ERROR, "Parse error: the body is not one JSON value");
+	if (is_initialize(msg)) {
+		/* a new session; the client learns its id from the header */
+		reply = dispatch(h, who, msg, version, sizeof(version), &status);
+		json_object_put(msg);
+		if (!reply)
+			return send_text(c, h, 500, "out of memory\n");
+		if (!(s = session_new(h, false, version))) {
+			free(reply);
+			return send_text(c, h, 503, "cannot create a session\n");
+		}
+		const char *const hdr[] = { "Mcp-Session-Id", s->id, NULL };
+		rc = send_reply(c, h, status, "application/json", reply, hdr);
+		session_unref(s);
+		free(reply);
+		return rc;
+	}
+	if (!sid) {
+		json_object_put(msg);
+		return send_rpc_error(c, h, 400, RPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required");
+	}
+	if (!(s = session_find(h, sid)) || s->legacy) {
+		json_object_put(msg);
+		if (s)
+			session_unref(s);
+		return send_rpc_error(c, h, 404, RPC_INVALID_REQUEST, "Session not found");
+	}
+	if (pv && !rpc_version_supported(pv)) {
+		snprintf(err, sizeof(err), "Bad Request: unsupported MCP-Protocol-Version %.40s", pv);
+		json_object_put(msg);
+		session_unref(s);
+		return send_rpc_error(c, h, 400, RPC_INVALID_REQUEST, err);
+	}
+	snprintf(version, sizeof(version), "%s", s->version);
+	reply = dispatch(h, who, msg, version, sizeof(version), &status);
+	json_object_put(msg);
+	session_unref(s);
+	if (status == 202 || !reply) {
+		free(reply);
+		return send_reply(c, h, 202, NULL, NULL, NULL);
+	}
+	rc = send_reply(c, h, status, "application/json", reply, NULL);
+	explicit_bzero(reply, strlen(reply));
+	free(reply);
+	return rc;
+}
+
+/* Write an SSE chunk; false when the client is gone. */
+static bool sse_write(struct mg_connection *c, const char *text)
+{
+	size_t n = strlen(text);
+	return mg_write(c, text, n) == (int)n;
+}
+
+static void sse_headers(struct mg_connection *c, struct http *h, const char *session_id)
+{
+	mg_response_header_start(c, 200);
+	mg_response_header_add(c, "Content-Type", "text/event-stream", -1);
+	mg_response_header_add(c, "Cache-Control", "no-cache", -1);
+	mg_response_header_add(c, "X-Accel-Buffering", "no", -1);
+	if (session_id)
+		mg_response_header_add(c, "Mcp-Session-Id", session_id, -1);
+	mg_response_header_send(c);
+	count_status(h, 200);
+}
+
+/* Serve a stream until the client leaves, the session ends or we stop:
+ * queued messages as "message" events, else a keep-alive comment (Open
+ * WebUI reconnects in a tight loop when a stream ends). */
+static void sse_loop(struct mg_connection *c, struct http *h, struct session *s)
+{
+	bool alive = true;
+
+	while (alive && !h->d->stopping) {
+		struct timespec until;
+		struct msg *m;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += h->o->keepalive_s;
+		pthread_mutex_lock(&s->lock);
+		while (!s->head && !s->closed && !h->d->stopping) {
+			/* wake at least every second to notice a stop */
+			struct timespec tick;
+			clock_gettime(CLOCK_REALTIME, &tick);
+			tick.tv_sec += 1;
+			if (tick.tv_sec > until.tv_sec || (tick.tv_sec == until.tv_sec && tick.tv_nsec > until.tv_nsec))
+				tick = until;
+			if (pthread_cond_timedwait(&s->cond, &s->lock, &tick) == ETIMEDOUT) {
+				struct timespec now;
+				clock_gettime(CLOCK_REALTIME, &now);
+				if (now.tv_sec > until.tv_sec || (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+					break;
+			}
+		}
+		m = s->head;
+		if (m) {
+			s->head = m->next;
+			if (!s->head)
+				s->tail = NULL;
+		}
+		bool closed = s->closed;
+		s->last_seen = time(NULL);
+		pthread_mutex_unlock(&s->lock);
+		if (m) {
+			alive = sse_write(c, "event: message\ndata: ") && sse_write(c, m->text) && sse_write(c, "\n\n");
+			explicit_bzero(m->text, strlen(m->text));
+			free(m->text);
+			free(m);
+		} else if (closed) {
+			break;
+		} else if (!h->d->stopping) {
+			alive = sse_write(c, ": keep-alive\n\n");
+		}
+	}
+}
+
+static int mcp_get(struct mg_connection *c, struct http *h)
+{
+	struct session *s;
+
+	if (!accepts(c, "text/event-stream"))
+		return send_text(c, h, 406, "Not Acceptable: GET /mcp serves text/event-stream\n");
+	if (!mg_get_header(c, "Mcp-Session-Id"))
+		return send_rpc_error(c, h, 400, RPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required");
+	if (!(s = session_find(h, mg_get_header(c, "Mcp-Session-Id"))) || s->legacy) {
+		if (s)
+			session_unref(s);
+		return send_rpc_error(c, h, 404, RPC_INVALID_REQUEST, "Session not found");
+	}
+	sse_headers(c, h, NULL);
+	sse_write(c, ": stream open\n\n");
+	sse_loop(c, h, s);
+	session_unref(s);
+	return 200;
+}
+
+static int mcp_delete(struct mg_connection *c, struct http *h)
+{
+	struct session *s;
+
+	if (!mg_get_header(c, "Mcp-Session-Id"))
+		return send_rpc_error(c, h, 400, RPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required");
+	if (!(s = session_find(h, mg_get_header(c, "Mcp-Session-Id"))) || s->legacy) {
+		if (s)
+			session_unref(s);
+		return send_rpc_error(c, h, 404, RPC_INVALID_REQUEST, "Session not found");
+	}
+	session_remove(h, s);
+	session_unref(s);
+	return send_reply(c, h, 200, NULL, NULL, NULL);
+}
+
+/* Checks every MCP endpoint shares: Origin/Host, then the bearer token. */
+static int guard(struct mg_connection *c, struct http *h, struct caller *who)
+{
+	char why[512];
+	int rc;
+
+	if (!origin_ok(c, h, why, sizeof(why))) {
+		strncat(why, "\n", sizeof(why) - strlen(why) - 1);
+		return send_text(c, h, 403, why);
+	}
+	if ((rc = authenticate(c, h, who)) != 0)
+		return rc;
+	return 0;
+}
+
+static int on_mcp(struct mg_connection *c, void *data)
+{
+	struct http *h = data;
+	const char *method = mg_get_request_info(c)->request_method;
+	struct caller who;
+	int rc;
+
+	if ((rc = guard(c, h, &who)) != 0)
+		return rc;
+	if (!strcmp(method, "POST"))
+		rc = mcp_post(c, h, &who);
+	else if (!strcmp(method, "GET"))
+		rc = mcp_get(c, h);
+	else if (!strcmp(method, "DELETE"))
+		rc = mcp_delete(c, h);
+	else {
+		static const char *const hdr[] = { "Allow", "GET, POST, DELETE", NULL };
+		rc = send_reply(c, h, 405, "text/plain; charset=utf-8", "Method Not Allowed\n", hdr);
+	}
+	caller_done(&who);
+	return rc;
+}
+
+/* Legacy transport: GET /sse opens the stream and names the endpoint. */
+static int on_sse(struct mg_connection *c, void *data)
+{
+	struct http *h = data;
+	struct caller who;
+	struct session *s;
+	char endpoint[128];
+	int rc;
+
+	if ((rc = guard(c, h, &who)) != 0)
+		return rc;
+	caller_done(&who);
+	if (strcmp(mg_get_request_info(c)->request_method, "GET") != 0)
+		return send_text(c, h, 405, "Method Not Allowed\n");
+	if (!(s = session_new(h, true, MCPD_LEGACY_PROTOCOL)))
+		return send_text(c, h, 503, "cannot create a session\n");
+	sse_headers(c, h, NULL);
+	snprintf(endpoint, sizeof(endpoint), "event: endpoint\ndata: /messages?session_id=%s\n\n", s->id);
+	if (sse_write(c, endpoint))
+		sse_loop(c, h, s);
+	session_remove(h, s);
+	session_unref(s);
+	return 200;
+}
+
+static int on_messages(struct mg_connection *c, void *data)
+{
+	struct http *h = data;
+	const char *qs = mg_get_request_info(c)->query_string;
+	char sid[40] = "", version[32], *body, *reply;
+	struct json_object *msg;
+	struct caller who;
+	struct session *s;
+	size_t len = 0;
+	int rc, status;
+
+	if ((rc = guard(c, h, &who)) != 0)
+		return rc;
+	if (strcmp(mg_get_request_info(c)->request_method, "POST") != 0) {
+		caller_done(&who);
+		return send_text(c, h, 405, "Method Not Allowed\n");
+	}
+	if (!qs || mg_get_var(qs, strlen(qs), "session_id", sid, sizeof(sid)) <= 0) {
+		caller_done(&who);
+		return send_text(c, h, 400, "session_id is required\n");
+	}
+	if (!(s = session_find(h, sid)) || !s->legacy) {
+		if (s)
+			session_unref(s);
+		caller_done(&who);
+		return send_text(c, h, 404, "Could not find session\n");
+	}
+	if (!(body = read_body(c, &len, &status))) {
+		session_unref(s);
+		caller_done(&who);
+		return send_text(c, h, status, status == 413 ? "request body larger than 4 MiB\n" : "cannot read\n");
+	}
+	msg = parse_body(body, len);
+	free(body);
+	snprintf(version, sizeof(version), "%s", s->version);
+	if (!msg)
+		reply = rpc_error(NULL, RPC_PARSE_ERROR, "Parse error: the body is not one JSON value");
+	else
+		reply = dispatch(h, &who, msg, version, sizeof(version), &status);
+	json_object_put(msg);
+	caller_done(&who);
+	if (reply)
+		session_push(s, reply);
+	session_unref(s);
+	return send_text(c, h, 202, "Accepted\n");
+}
+
+static int on_healthz(struct mg_connection *c, void *data)
+{
+	return send_text(c, data, 200, "ok\n");
+}
+
+static int on_metrics(struct mg_connection *c, void *data)
+{
+	struct http *h = data;
+	char buf[4096];
+
+	metrics_text(&h->d->metrics, buf, sizeof(buf), http_session_count(h));
+	return send_reply(c, h, 200, "text/plain; version=0.0.4; charset=utf-8", buf, NULL);
+}
+
+static int log_message(const struct mg_connection *c, const char *message)
+{
+	(void)c;
+	fprintf(stderr, "%s: %s\n", MCPD_NAME, message);
+	return 1;
+}
+
+struct http *http_start(struct mcpd *d, const struct mcpd_http_options *o, char *err, size_t err_len)
+{
+	struct mg_callbacks cb = { 0 };
+	struct mg_init_data init = { 0 };
+	struct mg_error_data e = { 0 };
+	struct mg_server_port ports[4];
+	char listen[300], threads[16], errtext[256] = "";
+	unsigned code = 0;
+	struct http *h = calloc(1, sizeof(*h));
+
+	if (!h) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	h->d = d;
+	h->o = o;
+	pthread_mutex_init(&h->lock, NULL);
+	snprintf(listen, sizeof(listen), strchr(o->host, ':') ? "[%s]:%d" : "%s:%d", o->host, o->port);
+	snprintf(threads, sizeof(threads), "%d", o->threads);
+	const char *cfg[] = {
+		"listening_ports", listen,
+		"num_threads", threads,
+		/* headers and body go in separate writes: without this, Nagle and
+		 * delayed ACKs add ~40 ms to every keep-alive answer */
+		"tcp_nodelay", "1",
+		"enable_keep_alive", "yes",
+		"request_timeout_ms", "60000",
+		"keep_alive_timeout_ms", "60000",
+		NULL
+	};
+	cb.log_message = log_message;
+	init.callbacks = &cb;
+	init.user_data = h;
+	init.configuration_options = cfg;
+	e.code = &code;
+	e.text = errtext;
+	e.text_buffer_size = sizeof(errtext);
+	mg_init_library(0);
+	if (!(h->mg = mg_start2(&init, &e))) {
+		snprintf(err, err_len, "cannot listen on %s: %s", listen, *errtext ? errtext : "unknown error");
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		mg_exit_library();
+		return NULL;
+	}
+	if (mg_get_server_ports(h->mg, 4, ports) > 0)
+		h->port = ports[0].port;
+	mg_set_request_handler(h->mg, "/mcp$", on_mcp, h);
+	mg_set_request_handler(h->mg, "/sse$", on_sse, h);
+	mg_set_request_handler(h->mg, "/messages$", on_messages, h);
+	mg_set_request_handler(h->mg, "/healthz$", on_healthz, h);
+	mg_set_request_handler(h->mg, "/metrics$", on_metrics, h);
+	return h;
+}
+
+int http_port(const struct http *h)
+{
+	return h->port;
+}
+
+void http_stop(struct http *h)
+{
+	if (!h)
+		return;
+	h->d->stopping = 1;
+	pthread_mutex_lock(&h->lock);
+	for (struct session *s = h->sessions; s; s = s->next) {
+		pthread_mutex_lock(&s->lock);
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+	mg_stop(h->mg);
+	pthread_mutex_lock(&h->lock);
+	while (h->sessions)
+		session_unlink_locked(h, h->sessions);
+	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+	mg_exit_library();
+}

@@ -1,0 +1,95 @@
+/*
+ * mcpd.h: what the files of homelab-mcpd share.
+ *
+ * homelab-mcpd serves libhomelab's tool table over MCP: Streamable HTTP at
+ * /mcp, the legacy HTTP+SSE transport at /sse + /messages, and stdio. It
+ * uses only the public API of libhomelab (and json-c and CivetWeb): every
+ * tool, schema and description comes from the library's table.
+ */
+#ifndef HOMELAB_MCPD_H
+#define HOMELAB_MCPD_H
+
+#include <homelab.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MCPD_NAME "homelab-mcpd"
+#define MCPD_MAX_BODY (4u * 1024 * 1024)
+#define MCPD_LATEST_PROTOCOL "2025-11-25"
+#define MCPD_LEGACY_PROTOCOL "2024-11-05"
+
+/* JSON-RPC error codes */
+enum {
+	RPC_PARSE_ERROR = -32700,
+	RPC_INVALID_REQUEST = -32600,
+	RPC_METHOD_NOT_FOUND = -32601,
+	RPC_INVALID_PARAMS = -32602,
+	RPC_INTERNAL_ERROR = -32603
+};
+
+/* A pool of library contexts: each request borrows one (an hl_ctx is used by
+ * one thread at a time), so worker threads never share one. */
+struct ctx_pool {
+	pthread_mutex_t lock;
+	hl_ctx *free[64];
+	int nfree;
+	const char *db_path;
+};
+
+hl_ctx *pool_get(struct ctx_pool *p);
+void pool_put(struct ctx_pool *p, hl_ctx *ctx);
+void pool_destroy(struct ctx_pool *p);
+
+/* Who is calling: the token's name (or "anonymous") and the client address. */
+struct caller {
+	char principal[80];
+	char addr[64];
+	const struct hl_token *token; /* NULL: no authentication configured */
+};
+
+/* Counters for /metrics. */
+struct metrics {
+	pthread_mutex_t lock;
+	uint64_t http_requests[6];  /* by status class: 1xx..5xx, other */
+	uint64_t rpc_requests;
+	uint64_t tool_calls_ok, tool_calls_error;
+	uint64_t auth_refused;
+	uint64_t sessions_created;
+};
+
+struct mcpd {
+	struct ctx_pool pool;
+	struct metrics metrics;
+	char *tools_list_all;   /* the tools/list result for callers without a token, built once */
+	volatile int stopping;
+};
+
+/*
+ * Handle one JSON-RPC message (already parsed). For a request, *reply is a
+ * malloc'd JSON-RPC response text; for a notification or a response, *reply
+ * is NULL. *version is the session's protocol version: set by initialize.
+ * Returns an HTTP-like status: 200, or 403 when the caller's token lacks the
+ * tool's scope (the reply then holds the JSON-RPC error).
+ */
+int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg, char **reply,
+               char *version, size_t version_len);
+
+/* A JSON-RPC error response text (malloc'd); id may be NULL. */
+char *rpc_error(struct json_object *id, int code, const char *message);
+
+/* Build the tools/list result (filtered by a token's scopes, if any). */
+char *rpc_tools_list(const struct hl_token *token);
+
+/* Is v one of the protocol versions we speak (Streamable HTTP ones)? */
+bool rpc_version_supported(const char *v);
+
+/* Transports */
+int stdio_serve(struct mcpd *d);
+
+/* Metrics */
+void metrics_count(struct metrics *m, uint64_t *counter);
+void metrics_text(struct metrics *m, char *buf, size_t len, int sessions);
+
+#endif

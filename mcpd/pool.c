@@ -1,0 +1,87 @@
+/*
+ * pool.c: library contexts lent to requests, and the /metrics counters.
+ */
+#include "mcpd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+hl_ctx *pool_get(struct ctx_pool *p)
+{
+	hl_ctx_options opts = HL_CTX_OPTIONS_INIT;
+	hl_ctx *ctx = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->nfree > 0)
+		ctx = p->free[--p->nfree];
+	pthread_mutex_unlock(&p->lock);
+	if (ctx)
+		return ctx;
+	opts.db_path = p->db_path;
+	opts.flags = HL_CTX_NO_CREATE;
+	if (hl_ctx_open(&ctx, &opts) < 0)
+		return NULL;
+	return ctx;
+}
+
+void pool_put(struct ctx_pool *p, hl_ctx *ctx)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->nfree < (int)(sizeof(p->free) / sizeof(p->free[0]))) {
+		p->free[p->nfree++] = ctx;
+		ctx = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	hl_ctx_free(ctx);
+}
+
+void pool_destroy(struct ctx_pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->nfree > 0)
+		hl_ctx_free(p->free[--p->nfree]);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void metrics_count(struct metrics *m, uint64_t *counter)
+{
+	pthread_mutex_lock(&m->lock);
+	(*counter)++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_text(struct metrics *m, char *buf, size_t len, int sessions)
+{
+	static const char *const classes[] = { "1xx", "2xx", "3xx", "4xx", "5xx", "other" };
+	size_t used = 0;
+
+	pthread_mutex_lock(&m->lock);
+	used += (size_t)snprintf(buf + used, len - used,
+	                         "# HELP homelab_mcpd_http_requests_total HTTP requests answered, by status class.\n"
+	                         "# TYPE homelab_mcpd_http_requests_total counter\n");
+	for (int i = 0; i < 6 && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "homelab_mcpd_http_requests_total{code=\"%s\"} %llu\n",
+		                         classes[i], (unsigned long long)m->http_requests[i]);
+	if (used < len)
+		snprintf(buf + used, len - used,
+		         "# HELP homelab_mcpd_rpc_messages_total JSON-RPC messages handled.\n"
+		         "# TYPE homelab_mcpd_rpc_messages_total counter\n"
+		         "homelab_mcpd_rpc_messages_total %llu\n"
+		         "# HELP homelab_mcpd_tool_calls_total Tool calls, by result.\n"
+		         "# TYPE homelab_mcpd_tool_calls_total counter\n"
+		         "homelab_mcpd_tool_calls_total{result=\"ok\"} %llu\n"
+		         "homelab_mcpd_tool_calls_total{result=\"error\"} %llu\n"
+		         "# HELP homelab_mcpd_auth_refused_total Requests refused for a missing, bad or too narrow token.\n"
+		         "# TYPE homelab_mcpd_auth_refused_total counter\n"
+		         "homelab_mcpd_auth_refused_total %llu\n"
+		         "# HELP homelab_mcpd_sessions_created_total MCP sessions created.\n"
+		         "# TYPE homelab_mcpd_sessions_created_total counter\n"
+		         "homelab_mcpd_sessions_created_total %llu\n"
+		         "# HELP homelab_mcpd_sessions Open MCP sessions.\n"
+		         "# TYPE homelab_mcpd_sessions gauge\n"
+		         "homelab_mcpd_sessions %d\n",
+		         (unsigned long long)m->rpc_requests, (unsigned long long)m->tool_calls_ok,
+		         (unsigned long long)m->tool_calls_error, (unsigned long long)m->auth_refused,
+		         (unsigned long long)m->sessions_created, sessions);
+	pthread_mutex_unlock(&m->lock);
+}

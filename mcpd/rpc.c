@@ -1,0 +1,265 @@
+/*
+ * rpc.c: MCP over JSON-RPC, independent of the transport: initialize,
+ * ping, tools/list and tools/call, all answered from libhomelab's tool
+ * table. Replies are built as text; json-c trees never cross threads.
+ */
+#include "mcpd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const versions[] = { "2025-11-25", "2025-06-18", "2025-03-26", NULL };
+
+bool rpc_version_supported(const char *v)
+{
+	for (int i = 0; versions[i]; i++)
+		if (v && !strcmp(v, versions[i]))
+			return true;
+	return false;
+}
+
+static char *dup_json(struct json_object *o)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	return s ? strdup(s) : NULL;
+}
+
+/* {"jsonrpc":"2.0","id":ID,"result":RESULT} around a result already in text. */
+static char *wrap_result(struct json_object *id, const char *result)
+{
+	const char *ids = id ? json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN) : "null";
+	size_t n = strlen(ids) + strlen(result) + 48;
+	char *out = malloc(n);
+
+	if (out)
+		snprintf(out, n, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":%s}", ids, result);
+	return out;
+}
+
+char *rpc_error(struct json_object *id, int code, const char *message)
+{
+	struct json_object *o = json_object_new_object(), *e = json_object_new_object();
+	char *out;
+
+	json_object_object_add(o, "jsonrpc", json_object_new_string("2.0"));
+	json_object_object_add(o, "id", id ? json_object_get(id) : NULL);
+	json_object_object_add(e, "code", json_object_new_int(code));
+	json_object_object_add(e, "message", json_object_new_string(message));
+	json_object_object_add(o, "error", e);
+	out = dup_json(o);
+	json_object_put(o);
+	return out;
+}
+
+static bool token_allows(const struct hl_token *t, const hl_tool *tool)
+{
+	return !t || hl_token_allows(t, hl_tool_scope(tool));
+}
+
+char *rpc_tools_list(const struct hl_token *token)
+{
+	struct json_object *res = json_object_new_object(), *arr = json_object_new_array();
+	char *out;
+
+	for (const hl_tool *t = hl_tool_next(NULL); t; t = hl_tool_next(t)) {
+		struct json_object *o, *ann;
+		unsigned f = hl_tool_flags(t);
+		if (!token_allows(token, t))
+			continue;
+		o = json_object_new_object();
+		ann = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(hl_tool_name(t)));
+		json_object_object_add(o, "title", json_object_new_string(hl_tool_title(t)));
+		json_object_object_add(o, "description", json_object_new_string(hl_tool_description(t)));
+		json_object_object_add(o, "inputSchema", json_tokener_parse(hl_tool_input_schema(t)));
+		json_object_object_add(o, "outputSchema", json_tokener_parse(hl_tool_output_schema(t)));
+		json_object_object_add(ann, "title", json_object_new_string(hl_tool_title(t)));
+		json_object_object_add(ann, "readOnlyHint", json_object_new_boolean(!!(f & HL_TOOL_READONLY)));
+		json_object_object_add(ann, "destructiveHint", json_object_new_boolean(!!(f & HL_TOOL_DESTRUCTIVE)));
+		json_object_object_add(ann, "idempotentHint", json_object_new_boolean(!!(f & HL_TOOL_IDEMPOTENT)));
+		json_object_object_add(ann, "openWorldHint", json_object_new_boolean(!!(f & HL_TOOL_OPEN_WORLD)));
+		json_object_object_add(o, "annotations", ann);
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(res, "tools", arr);
+	out = dup_json(res);
+	json_object_put(res);
+	return out;
+}
+
+static char *do_initialize(struct json_object *id, struct json_object *params, char *version, size_t version_len)
+{
+	struct json_object *pv = NULL, *res, *caps, *tools, *info;
+	const char *asked = NULL;
+	char *out, *text;
+
+	if (params && json_object_object_get_ex(params, "protocolVersion", &pv))
+		asked = json_object_get_string(pv);
+	/* Answer with the client's version when we speak it, else our latest. */
+	snprintf(version, version_len, "%s", rpc_version_supported(asked) ? asked : MCPD_LATEST_PROTOCOL);
+	res = json_object_new_object();
+	caps = json_object_new_object();
+	tools = json_object_new_object();
+	info = json_object_new_object();
+	json_object_object_add(res, "protocolVersion", json_object_new_string(version));
+	json_object_object_add(tools, "listChanged", json_object_new_boolean(0));
+	json_object_object_add(caps, "tools", tools);
+	json_object_object_add(res, "capabilities", caps);
+	json_object_object_add(info, "name", json_object_new_string(MCPD_NAME));
+	json_object_object_add(info, "title", json_object_new_string("libhomelab"));
+	json_object_object_add(info, "version", json_object_new_string(hl_version()));
+	json_object_object_add(res, "serverInfo", info);
+	json_object_object_add(res, "instructions", json_object_new_string(
+		"Tools for a homelab: its inventory of VMs, Proxmox hosts, services and IP addresses, "
+		"service health checks, credentials (audited) and the audit log."));
+	text = dup_json(res);
+	json_object_put(res);
+	out = text ? wrap_result(id, text) : NULL;
+	free(text);
+	return out;
+}
+
+/* A tool result: the JSON object both as text content (Open WebUI reads only
+ * that) and as structuredContent. */
+static char *tool_result(const char *json, bool is_error)
+{
+	struct json_object *text = json_object_new_string(json);
+	const char *esc = json_object_to_json_string_ext(text, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t n = strlen(esc) + (is_error ? 0 : strlen(json)) + 96;
+	char *out = malloc(n);
+
+	if (out) {
+		if (is_error)
+			snprintf(out, n, "{\"content\":[{\"type\":\"text\",\"text\":%s}],\"isError\":true}", esc);
+		else
+			snprintf(out, n, "{\"content\":[{\"type\":\"text\",\"text\":%s}],\"structuredContent\":%s,"
+			         "\"isError\":false}", esc, json);
+	}
+	json_object_put(text);
+	return out;
+}
+
+static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json_object *id,
+                           struct json_object *params, int *status)
+{
+	struct json_object *name = NULL, *args = NULL;
+	hl_call_options opts = HL_CALL_OPTIONS_INIT;
+	hl_buf out = HL_BUF_INIT;
+	const hl_tool *t;
+	hl_ctx *ctx;
+	char *result, *reply, msg[512];
+	int err;
+
+	if (!params || !json_object_object_get_ex(params, "name", &name) || !json_object_is_type(name, json_type_string))
+		return rpc_error(id, RPC_INVALID_PARAMS, "tools/call: params.name (a string) is required");
+	if (!(t = hl_tool_lookup(json_object_get_string(name)))) {
+		snprintf(msg, sizeof(msg), "Unknown tool: %.200s", json_object_get_string(name));
+		return rpc_error(id, RPC_INVALID_PARAMS, msg);
+	}
+	if (json_object_object_get_ex(params, "arguments", &args) && args &&
+	    !json_object_is_type(args, json_type_object))
+		return rpc_error(id, RPC_INVALID_PARAMS, "tools/call: params.arguments must be an object");
+	if (!token_allows(who->token, t)) {
+		snprintf(msg, sizeof(msg), "token '%s' lacks the scope %s that tool %s needs", who->principal,
+		         hl_tool_scope(t), hl_tool_name(t));
+		metrics_count(&d->metrics, &d->metrics.auth_refused);
+		*status = 403;
+		return rpc_error(id, -32003, msg);
+	}
+	if (!(ctx = pool_get(&d->pool))) {
+		snprintf(msg, sizeof(msg), "cannot open the inventory: %s", hl_error_last()->message);
+		return rpc_error(id, RPC_INTERNAL_ERROR, msg);
+	}
+	opts.principal = who->principal;
+	opts.client_addr = who->addr;
+	err = hl_tool_call(&out, ctx, t, args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : NULL,
+	                   &opts);
+	if (err < 0) {
+		/* a tool failure is a result the model can read and act on */
+		snprintf(msg, sizeof(msg), "%s", hl_error_last()->message);
+		result = tool_result(msg, true);
+		metrics_count(&d->metrics, &d->metrics.tool_calls_error);
+	} else {
+		result = tool_result(out.ptr, false);
+		metrics_count(&d->metrics, &d->metrics.tool_calls_ok);
+	}
+	pool_put(&d->pool, ctx);
+	hl_buf_dispose(&out);
+	if (!result)
+		return rpc_error(id, RPC_INTERNAL_ERROR, "out of memory");
+	reply = wrap_result(id, result);
+	/* the result may carry a secret (homelab_get_credentials) */
+	explicit_bzero(result, strlen(result));
+	free(result);
+	return reply;
+}
+
+int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg, char **reply,
+               char *version, size_t version_len)
+{
+	struct json_object *jv = NULL, *method = NULL, *id = NULL, *params = NULL;
+	bool has_id;
+	const char *m;
+	int status = 200;
+	char text[300];
+
+	*reply = NULL;
+	metrics_count(&d->metrics, &d->metrics.rpc_requests);
+	if (!json_object_is_type(msg, json_type_object)) {
+		*reply = rpc_error(NULL, RPC_INVALID_REQUEST, "a JSON-RPC message must be an object");
+		return 200;
+	}
+	has_id = json_object_object_get_ex(msg, "id", &id);
+	if (!json_object_object_get_ex(msg, "jsonrpc", &jv) || !json_object_is_type(jv, json_type_string) ||
+	    strcmp(json_object_get_string(jv), "2.0") != 0) {
+		*reply = rpc_error(has_id ? id : NULL, RPC_INVALID_REQUEST, "jsonrpc must be \"2.0\"");
+		return 200;
+	}
+	if (!json_object_object_get_ex(msg, "method", &method)) {
+		/* a response from the client (we send no requests): nothing to say */
+		if (json_object_object_get_ex(msg, "result", NULL) || json_object_object_get_ex(msg, "error", NULL))
+			return 202;
+		*reply = rpc_error(has_id ? id : NULL, RPC_INVALID_REQUEST, "method is required");
+		return 200;
+	}
+	if (!json_object_is_type(method, json_type_string)) {
+		*reply = rpc_error(has_id ? id : NULL, RPC_INVALID_REQUEST, "method must be a string");
+		return 200;
+	}
+	if (has_id && !json_object_is_type(id, json_type_string) && !json_object_is_type(id, json_type_int)) {
+		*reply = rpc_error(NULL, RPC_INVALID_REQUEST, "id must be a string or an integer");
+		return 200;
+	}
+	m = json_object_get_string(method);
+	json_object_object_get_ex(msg, "params", &params);
+	if (params && !json_object_is_type(params, json_type_object)) {
+		if (has_id)
+			*reply = rpc_error(id, RPC_INVALID_PARAMS, "params must be an object");
+		return has_id ? 200 : 202;
+	}
+	if (!has_id)
+		return 202; /* notifications (initialized, cancelled, ...) need no answer */
+
+	if (!strcmp(m, "initialize"))
+		*reply = do_initialize(id, params, version, version_len);
+	else if (!strcmp(m, "ping"))
+		*reply = wrap_result(id, "{}");
+	else if (!strcmp(m, "tools/list")) {
+		char *list = who->token ? rpc_tools_list(who->token) : NULL;
+		*reply = wrap_result(id, list ? list : d->tools_list_all);
+		free(list);
+	} else if (!strcmp(m, "tools/call"))
+		*reply = do_tools_call(d, who, id, params, &status);
+	else if (!strcmp(m, "resources/list"))
+		*reply = wrap_result(id, "{\"resources\":[]}");
+	else if (!strcmp(m, "prompts/list"))
+		*reply = wrap_result(id, "{\"prompts\":[]}");
+	else {
+		snprintf(text, sizeof(text), "Method not found: %.200s", m);
+		*reply = rpc_error(id, RPC_METHOD_NOT_FOUND, text);
+	}
+	if (!*reply)
+		*reply = rpc_error(id, RPC_INTERNAL_ERROR, "out of memory");
+	return status;
+}
