@@ -1,7 +1,7 @@
 # libhomelab: the two commands a new machine needs.
 #
 #   make run    install what is missing, build, create the default database
-#               with the demo inventory if there is none, run the main program
+#               with the demo inventory if there is none, run homelab-mcpd
 #   make test   install what is missing, build, run every test (also under
 #               AddressSanitizer + UndefinedBehaviorSanitizer), then the fuzzers
 #               for a bounded time
@@ -23,6 +23,7 @@ all: build
 
 deps:
 	@./scripts/install-deps.sh
+	@if [ -x scripts/install-npm-deps.sh ]; then ./scripts/install-npm-deps.sh; fi
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
@@ -31,14 +32,16 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The default database is $HOMELAB_DB_PATH, else $XDG_DATA_HOME/homelab/homelab.db.
+# homelab-mcpd listens on $MCP_HOST:$MCP_PORT (127.0.0.1:8080) and prints how
+# to connect Open WebUI and Claude Desktop; Ctrl-C stops it.
 run: build
 	@db=$$($(HOMELAB) db path) || exit 1; \
 	if [ ! -e "$$db" ]; then \
 		echo "creating $$db with the demo inventory (loopback addresses only)"; \
 		$(HOMELAB) db init --demo || exit 1; \
 	fi; \
-	echo "inventory: $$db"; \
-	$(HOMELAB) vms list
+	$(HOMELAB) vms list; \
+	exec $(BUILD)/homelab-mcpd --db "$$db"
 
 test: build test-fast test-asan test-fuzz
 
