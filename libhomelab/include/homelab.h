@@ -17,5 +17,6 @@
 #include "homelab/tool.h"
 #include "homelab/vault.h"
 #include "homelab/audit.h"
+#include "homelab/token.h"
 
 #endif

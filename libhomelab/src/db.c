@@ -11,6 +11,7 @@
 #include "db.h"
 #include "ipaddr.h"
 #include "audit.h"
+#include "token.h"
 #include "vault.h"
 
 #include <errno.h>
@@ -397,6 +398,12 @@ static int migrate_v2(hl_ctx *ctx)
 	return hl_vault__migrate(ctx);
 }
 
+/* Migration 3: the API tokens of the daemon (token.c owns the table). */
+static int migrate_v3(hl_ctx *ctx)
+{
+	return hl_token__migrate(ctx);
+}
+
 /* Bring the schema to HL_SCHEMA_VERSION in one transaction. */
 static int migrate(hl_ctx *ctx, int from)
 {
@@ -408,6 +415,8 @@ static int migrate(hl_ctx *ctx, int from)
 	if (from < 1 && (err = migrate_v1(ctx)) < 0)
 		goto fail;
 	if (from < 2 && (err = migrate_v2(ctx)) < 0)
+		goto fail;
+	if (from < 3 && (err = migrate_v3(ctx)) < 0)
 		goto fail;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", HL_SCHEMA_VERSION);
 	if ((err = hl_db__exec(ctx, sql)) < 0)
