@@ -108,5 +108,6 @@ int cmd_ip(struct cli *c, int argc, char **argv);
 int cmd_tools(struct cli *c, int argc, char **argv);
 int cmd_creds(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
+int cmd_tokens(struct cli *c, int argc, char **argv);
 
 #endif

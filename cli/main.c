@@ -66,6 +66,12 @@ const struct cli_group cli_groups[] = {
 	  "audit list [--limit N] [--action A] [--since T]   T: YYYY-MM-DD[ HH:MM[:SS]] (UTC) or 30m, 2h, 7d\n"
 	  "audit verify                        check the hash chain; names the first bad row\n",
 	  cmd_audit },
+	{ "tokens", "create, list and revoke the API tokens of homelab-mcpd",
+	  "tokens create NAME --scope S [--scope S ...] [--expires-days N]\n"
+	  "                                    prints the token once; S: inventory:read, ssh:exec, ollama:*, * ...\n"
+	  "tokens list                         metadata only, never the tokens\n"
+	  "tokens revoke NAME|ID\n",
+	  cmd_tokens },
 	{ NULL, NULL, NULL, NULL }
 };
 

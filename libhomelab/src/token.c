@@ -328,26 +328,6 @@ static int read_token(hl_token **out, sqlite3_stmt *st, int first)
 	return 0;
 }
 
-static int load_by_id(hl_token **out, hl_ctx *ctx, const char *id)
-{
-	sqlite3_stmt *st = NULL;
-	int rc, err;
-
-	*out = NULL;
-	if ((err = hl_db__stmt(ctx, &st, "SELECT " TOKEN_COLS " FROM api_tokens WHERE id = ?1")) < 0)
-		return err;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		err = read_token(out, st, 0);
-	else if (rc == SQLITE_DONE)
-		err = hl__err(HL_ENOTFOUND, HL_ERROR_VAULT, "no API token has the id '%s'", id);
-	else
-		err = hl_db__error(ctx, rc, "read API tokens");
-	hl_db__release(ctx, st);
-	return err;
-}
-
 static int audit_token(hl_ctx *ctx, const char *action, const char *id, const char *details)
 {
 	hl_audit_event ev = HL_AUDIT_EVENT_INIT;
@@ -417,6 +397,7 @@ int hl_token_create(hl_buf *secret, hl_token **out, hl_ctx *ctx, const hl_token_
 	char text[HL_TOKEN_TEXT_LEN + 1], created[32], expires[32], details[MAX_SCOPES_TEXT + 256];
 	char *scopes = NULL;
 	hl_buf tmp = HL_BUF_INIT;
+	hl_token *made = NULL;
 	sqlite3_stmt *st = NULL;
 	int rc, err;
 
@@ -479,6 +460,14 @@ int hl_token_create(hl_buf *secret, hl_token **out, hl_ctx *ctx, const hl_token_
 		err = hl_db__error(ctx, rc, "store the API token");
 		goto fail;
 	}
+	/* The record is made before the commit too: after it, nothing fails. */
+	if (out && (!(made = hl__calloc(1, sizeof(*made))) || !(made->id = hl__strdup(p.id)) ||
+	            !(made->name = hl__strdup(spec->name)) || !(made->scopes = hl__strdup(scopes)) ||
+	            !(made->created = hl__strdup(created)) ||
+	            (spec->expires && !(made->expires = hl__strdup(expires))))) {
+		err = HL_ENOMEM;
+		goto fail;
+	}
 	snprintf(details, sizeof(details), "created API token '%s'; scopes %s; expires %s", spec->name, scopes,
 	         spec->expires ? expires : "never");
 	if ((err = audit_token(ctx, "token_create", p.id, details)) < 0 || (err = hl_db__commit(ctx)) < 0)
@@ -487,9 +476,10 @@ int hl_token_create(hl_buf *secret, hl_token **out, hl_ctx *ctx, const hl_token_
 	hl_buf_dispose(secret);
 	*secret = tmp;
 	tmp = (hl_buf)HL_BUF_INIT;
-	/* The token exists now; a failure to read it back is only reported. */
-	if (out)
-		err = load_by_id(out, ctx, p.id);
+	if (out) {
+		*out = made;
+		made = NULL;
+	}
 	goto out;
 fail:
 	hl_db__rollback(ctx);
@@ -497,6 +487,7 @@ out:
 	sodium_memzero(&p, sizeof(p));
 	sodium_memzero(hash, sizeof(hash));
 	hl_buf_dispose(&tmp);
+	hl_token_free(made);
 	free(scopes);
 	return err;
 }
