@@ -1,0 +1,81 @@
+"""The official MCP TypeScript SDK client (tests/mcp/sdk_client.mjs) against homelab-mcpd:
+Streamable HTTP, legacy SSE and stdio. Needs `scripts/install-npm-deps.sh` (node_modules)."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+import mcp_helpers as H
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_client(daemon, db, only="streamable,sse,stdio", token=None):
+    node = shutil.which("node")
+    assert node, "node is not installed (Node.js is a test dependency: see DESIGN.md)"
+    assert os.path.isdir(os.path.join(HERE, "node_modules", "@modelcontextprotocol", "sdk")), \
+        "tests/mcp/node_modules is missing: run scripts/install-npm-deps.sh"
+    argv = [node, "sdk_client.mjs", "--url", daemon.url, "--mcpd", H.mcpd_bin(), "--db", db, "--only", only]
+    if token:
+        argv += ["--token", token]
+    proc = subprocess.run(argv, cwd=HERE, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, env=H.clean_env())
+    lines = proc.stdout.strip().splitlines()
+    assert proc.returncode == 0 and len(lines) == 1, (proc.returncode, proc.stdout, proc.stderr)
+    return json.loads(lines[0])
+
+
+@pytest.fixture(scope="module")
+def seen(daemon, shared_db):
+    return run_client(daemon, shared_db)
+
+
+@pytest.mark.parametrize("transport", ["streamable", "sse", "stdio"])
+def test_sdk_session(seen, transport, shared_db, library_tools):
+    s = seen[transport]
+    assert "failed" not in s, s["failed"]
+    assert s["server"] == "homelab-mcpd"
+    assert "tools" in s["capabilities"]
+    assert s["tools"] == library_tools["__order__"]
+    assert s["toolsWithOutputSchema"] == len(library_tools["__order__"])
+    expected_vms = H.cli_json(shared_db, "tools", "call", "homelab_list_vms")
+    assert s["list_vms"]["isError"] is False
+    assert s["list_vms"]["structured"] == expected_vms
+    assert json.loads(s["list_vms"]["text"]) == expected_vms
+    assert s["list_vms"]["contentTypes"] == ["text"]
+    expected_vm = H.cli_json(shared_db, "tools", "call", "homelab_get_vm", "name=whisper")
+    assert s["get_vm"]["isError"] is False
+    assert s["get_vm"]["structured"] == expected_vm
+    assert json.loads(s["get_vm"]["text"]) == expected_vm
+    assert s["failing"] == {"isError": True, "text": "vm 'nosuch' not found"}
+    assert s["unknown_tool"]["threw"] is True
+    assert s["unknown_tool"]["code"] == -32602, s["unknown_tool"]
+    assert s["ping"] == {}
+
+
+def test_sdk_streamable_negotiates_latest(seen):
+    s = seen["streamable"]
+    assert s["protocolVersion"] in H.SUPPORTED_VERSIONS
+    assert s["sessionId"]
+    assert s["terminated"] is None  # terminateSession() (DELETE) succeeded
+
+
+def test_sdk_stdio_stderr_clean(seen):
+    assert H.sanitizer_report(seen["stdio"]["stderr"]) is None, seen["stdio"]["stderr"]
+
+
+@pytest.mark.skipif(not H.tokens_supported(), reason="`homelab tokens` is not built yet")
+def test_sdk_with_bearer_token(start_daemon, demo_db):
+    tok = H.create_token(demo_db, "sdk", "inventory:read")
+    d = start_daemon(db=demo_db)
+    seen = run_client(d, demo_db, only="streamable,sse", token=tok)
+    for transport in ("streamable", "sse"):
+        s = seen[transport]
+        assert "failed" not in s, (transport, s)
+        assert s["get_vm"]["structured"]["vm_id"] == 101
+    seen = run_client(d, demo_db, only="streamable")
+    assert "failed" in seen["streamable"]
+    assert "401" in seen["streamable"]["failed"]["message"] or \
+        "nauthorized" in seen["streamable"]["failed"]["message"], seen
