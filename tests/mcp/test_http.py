@@ -271,6 +271,44 @@ def test_not_a_request_object_is_invalid_request(session):
     assert msg["error"]["code"] == -32600 and msg["id"] is None, msg
 
 
+@pytest.mark.parametrize("body", ["42", "true", "null", '"x"', "[1]"])
+def test_valid_json_that_is_not_a_message_is_invalid_request(session, body):
+    # valid JSON, so not a Parse error (-32700): an Invalid Request (-32600)
+    r = session.post(body)
+    assert r.status in (200, 400), r
+    (msg,) = r.messages() if not r.body.startswith(b"[") else r.json()
+    assert msg["id"] is None and msg["error"]["code"] == -32600, (body, msg)
+
+
+def test_wrong_jsonrpc_version_and_params(session):
+    r = session.post({"jsonrpc": "1.0", "id": 3, "method": "ping"})
+    (msg,) = r.messages()
+    assert msg["id"] == 3 and msg["error"]["code"] == -32600, msg
+    r = session.post({"jsonrpc": "2.0", "id": 4, "method": "tools/list", "params": []})
+    (msg,) = r.messages()
+    assert msg["id"] == 4 and msg["error"]["code"] == -32602, msg
+
+
+def test_other_http_methods_are_405(session):
+    r = session.http.request("PUT", "/mcp", headers={"Mcp-Session-Id": session.sid})
+    assert r.status == 405, r
+    assert r.header("allow") == "GET, POST, DELETE", r
+
+
+def test_get_stream_wants_event_stream(session):
+    r = session.http.request("GET", "/mcp", headers={"Accept": "application/json", "Mcp-Session-Id": session.sid})
+    assert r.status == 406, r
+
+
+@pytest.mark.parametrize("host,status", [("127.0.0.1:{port}", 200), ("localhost:{port}", 200),
+                                         ("evil.example", 403), ("evil.example:{port}", 403)])
+def test_host_header(daemon, http, host, status):
+    r = http.post_mcp(H.init_body(), version=None, extra={"Host": host.format(port=daemon.port)})
+    assert r.status == status, r
+    if status == 200:
+        http.request("DELETE", "/mcp", headers={"Mcp-Session-Id": r.header("mcp-session-id")})
+
+
 def test_unknown_method_is_32601(session):
     resp = session.rpc("no/such/method", {})
     assert resp["error"]["code"] == -32601, resp
@@ -607,16 +645,23 @@ def test_bad_option_is_usage_error(tmp_path):
 needs_tokens = pytest.mark.skipif(not H.tokens_supported(), reason="`homelab tokens` is not built yet")
 
 
-@pytest.fixture
-def auth_daemon(start_daemon, demo_db):
+@pytest.fixture(scope="module")
+def auth_daemon(tmp_path_factory):
+    """One daemon on a database with three tokens (shared by the auth tests of this module)."""
+    if not H.tokens_supported():
+        pytest.skip("`homelab tokens` is not built yet")
+    work = tmp_path_factory.mktemp("auth")
+    db = H.make_demo_db(work / "auth.db")
     tokens = {
-        "reader": H.create_token(demo_db, "reader", "inventory:read"),
-        "auditor": H.create_token(demo_db, "auditor", "audit:read"),
-        "all": H.create_token(demo_db, "admin", "*"),
+        "reader": H.create_token(db, "reader", "inventory:read"),
+        "auditor": H.create_token(db, "auditor", "audit:read"),
+        "all": H.create_token(db, "admin", "*"),
     }
-    d = start_daemon(db=demo_db)
+    d = H.Daemon(work / "mcpd", db=db)
     d.tokens = tokens
-    return d
+    d.db = db
+    yield d
+    d.stop_and_check()
 
 
 def _bearer(tok):
@@ -650,10 +695,10 @@ def test_auth_required_when_tokens_exist(auth_daemon):
 
 
 @needs_tokens
-def test_auth_token_with_scope_calls_tool(auth_daemon, demo_db):
+def test_auth_token_with_scope_calls_tool(auth_daemon):
     s = H.Session(auth_daemon.http(), extra=_bearer(auth_daemon.tokens["reader"]))
     got = H.tool_ok(s.call("homelab_list_vms"))
-    assert got == H.cli_json(demo_db, "tools", "call", "homelab_list_vms")
+    assert got == H.cli_json(auth_daemon.db, "tools", "call", "homelab_list_vms")
     # a request of that session without the token is refused
     r = s.http.post_mcp({"jsonrpc": "2.0", "id": 1, "method": "ping"}, session=s.sid)
     assert r.status == 401, r
@@ -665,19 +710,13 @@ def test_auth_token_without_scope_is_refused(auth_daemon):
     rid = s.next_id()
     r = s.post({"jsonrpc": "2.0", "id": rid, "method": "tools/call",
                 "params": {"name": "homelab_list_vms", "arguments": {}}})
-    if r.status == 403:
-        (msg,) = r.messages() if r.body else [None]
-        if msg is not None:
-            assert msg["id"] == rid and "error" in msg, msg
-            assert "inventory:read" in msg["error"]["message"], msg
-    else:
-        assert r.status == 200, r
-        (msg,) = r.messages()
-        text = H.tool_error(msg["result"])
-        assert "inventory:read" in text, text
+    # the daemon refuses with HTTP 403 and a JSON-RPC error naming the missing scope
+    assert r.status == 403, r
+    assert r.json() == {"jsonrpc": "2.0", "id": rid, "error": {
+        "code": -32003, "message": "token 'auditor' lacks the scope inventory:read that tool homelab_list_vms needs"}}
     # the auditor's own scope works
     got = H.tool_ok(s.call("homelab_audit_verify"))
-    assert isinstance(got, dict)
+    assert got["intact"] is True and got["problem"] is None, got
 
 
 @needs_tokens

@@ -46,7 +46,7 @@ class SseClient:
                     field, _, value = line.partition(":")
                     value = value[1:] if value.startswith(" ") else value
                     cur[field] = cur[field] + "\n" + value if field == "data" and field in cur else value
-        except (OSError, ValueError):
+        except Exception:  # noqa: BLE001 - the stream was closed under the reader
             pass
         self.events.put(None)
 
