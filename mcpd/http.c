@@ -29,6 +29,7 @@ struct msg {
 struct session {
 	char id[33];
 	char version[32];
+	char owner[80];           /* the token id that created it ("" without auth) */
 	bool legacy;              /* /sse session: replies go to its stream */
 	time_t last_seen;
 	pthread_mutex_t lock;
@@ -133,7 +134,7 @@ static void session_unlink_locked(struct http *h, struct session *s)
 		}
 }
 
-static struct session *session_new(struct http *h, bool legacy, const char *version)
+static struct session *session_new(struct http *h, bool legacy, const char *version, const char *owner)
 {
 	unsigned char rnd[16];
 	struct session *s;
@@ -146,6 +147,7 @@ static struct session *session_new(struct http *h, bool legacy, const char *vers
 	for (int i = 0; i < 16; i++)
 		snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
 	snprintf(s->version, sizeof(s->version), "%s", version);
+	snprintf(s->owner, sizeof(s->owner), "%s", owner);
 	s->legacy = legacy;
 	s->last_seen = now;
 	s->refs = 2; /* the table's and the caller's */
@@ -173,8 +175,9 @@ static struct session *session_new(struct http *h, bool legacy, const char *vers
 	return s;
 }
 
-/* The session with this id, with a reference for the caller; NULL if none. */
-static struct session *session_find(struct http *h, const char *id)
+/* The session with this id that owner may use, with a reference for the
+ * caller; NULL if none (another token's session is not found either). */
+static struct session *session_find(struct http *h, const char *id, const char *owner)
 {
 	struct session *found = NULL;
 
@@ -182,7 +185,7 @@ static struct session *session_find(struct http *h, const char *id)
 		return NULL;
 	pthread_mutex_lock(&h->lock);
 	for (struct session *s = h->sessions; s; s = s->next)
-		if (!strcmp(s->id, id)) {
+		if (!strcmp(s->id, id) && !strcmp(s->owner, owner)) {
 			found = s;
 			pthread_mutex_lock(&s->lock);
 			s->refs++;
@@ -338,6 +341,11 @@ static int authenticate(struct mg_connection *c, struct http *h, struct caller *
 	return 0;
 }
 
+static const char *owner_of(const struct caller *who)
+{
+	return who->token ? who->token->id : "";
+}
+
 static void caller_done(struct caller *who)
 {
 	hl_token_free((hl_token *)who->token);
@@ -346,15 +354,17 @@ static void caller_done(struct caller *who)
 
 /* ---------------------------------------------------------- requests --- */
 
-/* Read the body (at most MCPD_MAX_BODY). NULL and *status set on failure. */
+/* Read the body (at most MCPD_MAX_BODY bytes). NULL and *status set on
+ * failure. The result is NUL-terminated. */
 static char *read_body(struct mg_connection *c, size_t *len, int *status)
 {
 	const struct mg_request_info *ri = mg_get_request_info(c);
-	size_t cap = ri->content_length > 0 ? (size_t)ri->content_length : 4096, n = 0;
+	bool known = ri->content_length >= 0;
+	size_t cap = known ? (size_t)ri->content_length : 4096, n = 0;
 	char *buf;
 
 	*status = 0;
-	if (ri->content_length > (long long)MCPD_MAX_BODY) {
+	if (known && ri->content_length > (long long)MCPD_MAX_BODY) {
 		*status = 413;
 		return NULL;
 	}
@@ -366,12 +376,15 @@ static char *read_body(struct mg_connection *c, size_t *len, int *status)
 		int r;
 		if (n == cap) {
 			char *p;
-			if (cap >= MCPD_MAX_BODY) {
+			if (known)
+				break; /* all of Content-Length read */
+			if (cap > MCPD_MAX_BODY) {
 				free(buf);
 				*status = 413;
 				return NULL;
 			}
-			cap = cap * 2 > MCPD_MAX_BODY ? MCPD_MAX_BODY : cap * 2;
+			/* one byte past the limit tells an over-long chunked body */
+			cap = cap * 2 > MCPD_MAX_BODY ? MCPD_MAX_BODY + 1 : cap * 2;
 			if (!(p = realloc(buf, cap + 1))) {
 				free(buf);
 				*status = 500;
@@ -384,6 +397,11 @@ static char *read_body(struct mg_connection *c, size_t *len, int *status)
 			break;
 		n += (size_t)r;
 	}
+	if (n > MCPD_MAX_BODY) {
+		free(buf);
+		*status = 413;
+		return NULL;
+	}
 	buf[n] = '\0';
 	*len = n;
 	return buf;
@@ -395,27 +413,30 @@ static bool accepts(struct mg_connection *c, const char *type)
 	return !a || strstr(a, type) || strstr(a, "*/*");
 }
 
-static struct json_object *parse_body(const char *body, size_t len)
+/* Parse one JSON value from a NUL-terminated body. false when it is not
+ * JSON (a parse error); *out may be NULL for the JSON value null. */
+static bool parse_body(struct json_object **out, const char *body, size_t len)
 {
 	struct json_tokener *tok = json_tokener_new();
-	struct json_object *o;
+	bool ok;
 
-	if (!tok || len > INT32_MAX)
-		return NULL;
-	o = json_tokener_parse_ex(tok, body, (int)len);
-	if (json_tokener_get_error(tok) != json_tokener_success) {
-		json_object_put(o);
-		o = NULL;
-	} else {
-		for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
-			if (body[i] != ' ' && body[i] != '\n' && body[i] != '\r' && body[i] != '\t') {
-				json_object_put(o);
-				o = NULL;
-				break;
-			}
+	*out = NULL;
+	if (!tok || len >= INT32_MAX) {
+		json_tokener_free(tok);
+		return false;
+	}
+	/* Feed the terminating NUL too, so that a bare number is complete. */
+	*out = json_tokener_parse_ex(tok, body, (int)len + 1);
+	ok = json_tokener_get_error(tok) == json_tokener_success;
+	for (size_t i = json_tokener_get_parse_end(tok); ok && i < len; i++)
+		if (body[i] != ' ' && body[i] != '\n' && body[i] != '\r' && body[i] != '\t' && body[i] != '\0')
+			ok = false;
+	if (!ok) {
+		json_object_put(*out);
+		*out = NULL;
 	}
 	json_tokener_free(tok);
-	return o;
+	return ok;
 }
 
 static bool is_initialize(struct json_object *msg)
@@ -482,6 +503,9 @@ static char *dispatch(struct http *h, const struct caller *who, struct json_obje
 	return out;
 }
 
+static bool sse_write(struct mg_connection *c, const char *text);
+static void sse_headers(struct mg_connection *c, struct http *h, const char *session_id, int status);
+
 static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 {
 	const char *sid = mg_get_header(c, "Mcp-Session-Id");
@@ -489,6 +513,7 @@ static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 	struct session *s = NULL;
 	struct json_object *msg = NULL;
 	char version[32] = "2025-03-26", *body, *reply = NULL, err[160];
+	bool parsed;
 	size_t len = 0;
 	int status, rc;
 
@@ -498,9 +523,9 @@ static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 	if (!(body = read_body(c, &len, &status)))
 		return status == 413 ? send_rpc_error(c, h, 413, RPC_INVALID_REQUEST, "request body larger than 4 MiB")
 		                     : send_text(c, h, status, "cannot read the request\n");
-	msg = parse_body(body, len);
+	parsed = parse_body(&msg, body, len);
 	free(body);
-	if (!msg)
+	if (!parsed)
 		return send_rpc_error(c, h, 400, RPC_PARSE_ERROR, "Parse error: the body is not one JSON value");
 	if (is_initialize(msg)) {
 		/* a new session; the client learns its id from the header */
@@ -508,7 +533,7 @@ static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 		json_object_put(msg);
 		if (!reply)
 			return send_text(c, h, 500, "out of memory\n");
-		if (!(s = session_new(h, false, version))) {
+		if (!(s = session_new(h, false, version, owner_of(who)))) {
 			free(reply);
 			return send_text(c, h, 503, "cannot create a session\n");
 		}
@@ -522,13 +547,13 @@ static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 		json_object_put(msg);
 		return send_rpc_error(c, h, 400, RPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required");
 	}
-	if (!(s = session_find(h, sid)) || s->legacy) {
+	if (!(s = session_find(h, sid, owner_of(who))) || s->legacy) {
 		json_object_put(msg);
 		if (s)
 			session_unref(s);
 		return send_rpc_error(c, h, 404, RPC_INVALID_REQUEST, "Session not found");
 	}
-	if (pv && !rpc_version_supported(pv)) {
+	if (pv && !rpc_version_streamable(pv)) {
 		snprintf(err, sizeof(err), "Bad Request: unsupported MCP-Protocol-Version %.40s", pv);
 		json_object_put(msg);
 		session_unref(s);
@@ -542,7 +567,16 @@ static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 		free(reply);
 		return send_reply(c, h, 202, NULL, NULL, NULL);
 	}
-	rc = send_reply(c, h, status, "application/json", reply, NULL);
+	if (!accepts(c, "application/json")) {
+		/* the client takes only an event stream: one message, then the end */
+		sse_headers(c, h, NULL, status);
+		sse_write(c, "event: message\ndata: ");
+		sse_write(c, reply);
+		sse_write(c, "\n\n");
+		rc = status;
+	} else {
+		rc = send_reply(c, h, status, "application/json", reply, NULL);
+	}
 	explicit_bzero(reply, strlen(reply));
 	free(reply);
 	return rc;
@@ -555,16 +589,20 @@ static bool sse_write(struct mg_connection *c, const char *text)
 	return mg_write(c, text, n) == (int)n;
 }
 
-static void sse_headers(struct mg_connection *c, struct http *h, const char *session_id)
+/* Start an event stream. It ends when the connection closes: a stream has
+ * no length, so the connection is not kept alive after it. */
+static void sse_headers(struct mg_connection *c, struct http *h, const char *session_id, int status)
 {
-	mg_response_header_start(c, 200);
+	mg_response_header_start(c, status);
 	mg_response_header_add(c, "Content-Type", "text/event-stream", -1);
 	mg_response_header_add(c, "Cache-Control", "no-cache", -1);
 	mg_response_header_add(c, "X-Accel-Buffering", "no", -1);
+	mg_response_header_add(c, "Connection", "close", -1);
 	if (session_id)
 		mg_response_header_add(c, "Mcp-Session-Id", session_id, -1);
 	mg_response_header_send(c);
-	count_status(h, 200);
+	mg_disable_keep_alive(c);
+	count_status(h, status);
 }
 
 /* Serve a stream until the client leaves, the session ends or we stop:
@@ -616,7 +654,7 @@ static void sse_loop(struct mg_connection *c, struct http *h, struct session *s)
 	}
 }
 
-static int mcp_get(struct mg_connection *c, struct http *h)
+static int mcp_get(struct mg_connection *c, struct http *h, const struct caller *who)
 {
 	struct session *s;
 
@@ -624,25 +662,25 @@ static int mcp_get(struct mg_connection *c, struct http *h)
 		return send_text(c, h, 406, "Not Acceptable: GET /mcp serves text/event-stream\n");
 	if (!mg_get_header(c, "Mcp-Session-Id"))
 		return send_rpc_error(c, h, 400, RPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required");
-	if (!(s = session_find(h, mg_get_header(c, "Mcp-Session-Id"))) || s->legacy) {
+	if (!(s = session_find(h, mg_get_header(c, "Mcp-Session-Id"), owner_of(who))) || s->legacy) {
 		if (s)
 			session_unref(s);
 		return send_rpc_error(c, h, 404, RPC_INVALID_REQUEST, "Session not found");
 	}
-	sse_headers(c, h, NULL);
+	sse_headers(c, h, NULL, 200);
 	sse_write(c, ": stream open\n\n");
 	sse_loop(c, h, s);
 	session_unref(s);
 	return 200;
 }
 
-static int mcp_delete(struct mg_connection *c, struct http *h)
+static int mcp_delete(struct mg_connection *c, struct http *h, const struct caller *who)
 {
 	struct session *s;
 
 	if (!mg_get_header(c, "Mcp-Session-Id"))
 		return send_rpc_error(c, h, 400, RPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required");
-	if (!(s = session_find(h, mg_get_header(c, "Mcp-Session-Id"))) || s->legacy) {
+	if (!(s = session_find(h, mg_get_header(c, "Mcp-Session-Id"), owner_of(who))) || s->legacy) {
 		if (s)
 			session_unref(s);
 		return send_rpc_error(c, h, 404, RPC_INVALID_REQUEST, "Session not found");
@@ -679,9 +717,9 @@ static int on_mcp(struct mg_connection *c, void *data)
 	if (!strcmp(method, "POST"))
 		rc = mcp_post(c, h, &who);
 	else if (!strcmp(method, "GET"))
-		rc = mcp_get(c, h);
+		rc = mcp_get(c, h, &who);
 	else if (!strcmp(method, "DELETE"))
-		rc = mcp_delete(c, h);
+		rc = mcp_delete(c, h, &who);
 	else {
 		static const char *const hdr[] = { "Allow", "GET, POST, DELETE", NULL };
 		rc = send_reply(c, h, 405, "text/plain; charset=utf-8", "Method Not Allowed\n", hdr);
@@ -701,12 +739,15 @@ static int on_sse(struct mg_connection *c, void *data)
 
 	if ((rc = guard(c, h, &who)) != 0)
 		return rc;
-	caller_done(&who);
-	if (strcmp(mg_get_request_info(c)->request_method, "GET") != 0)
+	if (strcmp(mg_get_request_info(c)->request_method, "GET") != 0) {
+		caller_done(&who);
 		return send_text(c, h, 405, "Method Not Allowed\n");
-	if (!(s = session_new(h, true, MCPD_LEGACY_PROTOCOL)))
+	}
+	s = session_new(h, true, MCPD_LEGACY_PROTOCOL, owner_of(&who));
+	caller_done(&who);
+	if (!s)
 		return send_text(c, h, 503, "cannot create a session\n");
-	sse_headers(c, h, NULL);
+	sse_headers(c, h, NULL, 200);
 	snprintf(endpoint, sizeof(endpoint), "event: endpoint\ndata: /messages?session_id=%s\n\n", s->id);
 	if (sse_write(c, endpoint))
 		sse_loop(c, h, s);
@@ -720,7 +761,8 @@ static int on_messages(struct mg_connection *c, void *data)
 	struct http *h = data;
 	const char *qs = mg_get_request_info(c)->query_string;
 	char sid[40] = "", version[32], *body, *reply;
-	struct json_object *msg;
+	struct json_object *msg = NULL;
+	bool parsed;
 	struct caller who;
 	struct session *s;
 	size_t len = 0;
@@ -736,7 +778,7 @@ static int on_messages(struct mg_connection *c, void *data)
 		caller_done(&who);
 		return send_text(c, h, 400, "session_id is required\n");
 	}
-	if (!(s = session_find(h, sid)) || !s->legacy) {
+	if (!(s = session_find(h, sid, owner_of(&who))) || !s->legacy) {
 		if (s)
 			session_unref(s);
 		caller_done(&who);
@@ -747,10 +789,10 @@ static int on_messages(struct mg_connection *c, void *data)
 		caller_done(&who);
 		return send_text(c, h, status, status == 413 ? "request body larger than 4 MiB\n" : "cannot read\n");
 	}
-	msg = parse_body(body, len);
+	parsed = parse_body(&msg, body, len);
 	free(body);
 	snprintf(version, sizeof(version), "%s", s->version);
-	if (!msg)
+	if (!parsed)
 		reply = rpc_error(NULL, RPC_PARSE_ERROR, "Parse error: the body is not one JSON value");
 	else
 		reply = dispatch(h, &who, msg, version, sizeof(version), &status);

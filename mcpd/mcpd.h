@@ -82,8 +82,11 @@ char *rpc_error(struct json_object *id, int code, const char *message);
 /* Build the tools/list result (filtered by a token's scopes, if any). */
 char *rpc_tools_list(const struct hl_token *token);
 
-/* Is v one of the protocol versions we speak (Streamable HTTP ones)? */
+/* Is v one of the protocol versions we speak (2024-11-05 included, for the
+ * legacy SSE transport)? */
 bool rpc_version_supported(const char *v);
+/* ... and one that Streamable HTTP requests may name in MCP-Protocol-Version? */
+bool rpc_version_streamable(const char *v);
 
 /* Transports */
 int stdio_serve(struct mcpd *d);

@@ -9,7 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const versions[] = { "2025-11-25", "2025-06-18", "2025-03-26", NULL };
+/* 2024-11-05 is the legacy HTTP+SSE transport's version; its clients ask
+ * for it and get it. */
+static const char *const versions[] = { "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", NULL };
+
+bool rpc_version_streamable(const char *v)
+{
+	return rpc_version_supported(v) && strcmp(v, MCPD_LEGACY_PROTOCOL) != 0;
+}
 
 bool rpc_version_supported(const char *v)
 {

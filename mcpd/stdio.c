@@ -4,20 +4,35 @@
  */
 #include "mcpd.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
 int stdio_serve(struct mcpd *d)
 {
+	struct sigaction sa = { 0 };
 	struct caller who = { .principal = "stdio", .addr = "stdio", .token = NULL };
 	char version[32] = MCPD_LATEST_PROTOCOL;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 
-	while (!d->stopping && (n = getline(&line, &cap, stdin)) >= 0) {
+	/* SIGTERM/SIGINT end the loop (getline fails with EINTR: no SA_RESTART),
+	 * and the daemon exits cleanly. */
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	while (!d->stopping && !stop_signal && (n = getline(&line, &cap, stdin)) >= 0) {
 		struct json_tokener *tok;
 		struct json_object *msg;
 		char *reply = NULL;
@@ -30,9 +45,10 @@ int stdio_serve(struct mcpd *d)
 			reply = rpc_error(NULL, RPC_INVALID_REQUEST, "message larger than 4 MiB");
 		} else {
 			tok = json_tokener_new();
-			msg = json_tokener_parse_ex(tok, line, (int)n);
+			/* with the terminating NUL, so that a bare number is complete */
+			msg = json_tokener_parse_ex(tok, line, (int)n + 1);
 			if (json_tokener_get_error(tok) != json_tokener_success ||
-			    json_tokener_get_parse_end(tok) != (size_t)n)
+			    json_tokener_get_parse_end(tok) < (size_t)n)
 				reply = rpc_error(NULL, RPC_PARSE_ERROR, "Parse error: the line is not one JSON value");
 			else if (json_object_is_type(msg, json_type_array))
 				reply = rpc_error(NULL, RPC_INVALID_REQUEST, "batches are not supported over stdio");
@@ -50,5 +66,7 @@ int stdio_serve(struct mcpd *d)
 		}
 	}
 	free(line);
+	if (stop_signal)
+		fprintf(stderr, "%s: %s, stopping\n", MCPD_NAME, stop_signal == SIGINT ? "interrupted" : "terminated");
 	return 0;
 }
