@@ -99,8 +99,10 @@ def test_initialize_each_version(http, version):
     assert http.request("DELETE", "/mcp", headers={"Mcp-Session-Id": sid}).status == 200
 
 
-def test_initialize_unsupported_version_gets_a_supported_one(http):
-    r = http.post_mcp(H.init_body("1999-01-01"), version=None)
+@pytest.mark.parametrize("asked", ["1999-01-01", "2024-11-05"])
+def test_initialize_unsupported_version_gets_a_supported_one(http, asked):
+    # 2024-11-05 is the legacy HTTP+SSE transport's version, not one of /mcp's
+    r = http.post_mcp(H.init_body(asked), version=None)
     assert r.status == 200, r
     assert r.messages()[0]["result"]["protocolVersion"] == H.LATEST_VERSION, r
 
