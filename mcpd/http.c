@@ -778,6 +778,7 @@ static int on_messages(struct mg_connection *c, void *data)
 		caller_done(&who);
 		return send_text(c, h, 400, "session_id is required\n");
 	}
+	who.legacy_ok = true;
 	if (!(s = session_find(h, sid, owner_of(&who))) || !s->legacy) {
 		if (s)
 			session_unref(s);

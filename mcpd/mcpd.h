@@ -47,6 +47,7 @@ struct caller {
 	char principal[80];
 	char addr[64];
 	const struct hl_token *token; /* NULL: no authentication configured */
+	bool legacy_ok;               /* may negotiate 2024-11-05 (stdio, /sse), not /mcp */
 };
 
 /* Counters for /metrics. */

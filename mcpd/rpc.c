@@ -95,7 +95,8 @@ char *rpc_tools_list(const struct hl_token *token)
 	return out;
 }
 
-static char *do_initialize(struct json_object *id, struct json_object *params, char *version, size_t version_len)
+static char *do_initialize(const struct caller *who, struct json_object *id, struct json_object *params,
+                           char *version, size_t version_len)
 {
 	struct json_object *pv = NULL, *res, *caps, *tools, *info;
 	const char *asked = NULL;
@@ -103,8 +104,11 @@ static char *do_initialize(struct json_object *id, struct json_object *params, c
 
 	if (params && json_object_object_get_ex(params, "protocolVersion", &pv))
 		asked = json_object_get_string(pv);
-	/* Answer with the client's version when we speak it, else our latest. */
-	snprintf(version, version_len, "%s", rpc_version_supported(asked) ? asked : MCPD_LATEST_PROTOCOL);
+	/* Answer with the client's version when we speak it on this transport,
+	 * else our latest (the client then decides whether it can go on). */
+	snprintf(version, version_len, "%s",
+	         rpc_version_streamable(asked) || (who->legacy_ok && rpc_version_supported(asked)) ? asked
+	                                                                                        : MCPD_LATEST_PROTOCOL);
 	res = json_object_new_object();
 	caps = json_object_new_object();
 	tools = json_object_new_object();
@@ -249,7 +253,7 @@ int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg
 		return 202; /* notifications (initialized, cancelled, ...) need no answer */
 
 	if (!strcmp(m, "initialize"))
-		*reply = do_initialize(id, params, version, version_len);
+		*reply = do_initialize(who, id, params, version, version_len);
 	else if (!strcmp(m, "ping"))
 		*reply = wrap_result(id, "{}");
 	else if (!strcmp(m, "tools/list")) {

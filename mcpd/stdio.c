@@ -20,7 +20,7 @@ static void on_signal(int sig)
 int stdio_serve(struct mcpd *d)
 {
 	struct sigaction sa = { 0 };
-	struct caller who = { .principal = "stdio", .addr = "stdio", .token = NULL };
+	struct caller who = { .principal = "stdio", .addr = "stdio", .token = NULL, .legacy_ok = true };
 	char version[32] = MCPD_LATEST_PROTOCOL;
 	char *line = NULL;
 	size_t cap = 0;
