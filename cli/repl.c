@@ -10,11 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const subcommands[] = {
-	"list", "show", "add", "set", "rm", "check", "lookup", "allocate", "release", "schema", "call",
-	"init", "info", "path", NULL
-};
-
 static size_t ngroups(void)
 {
 	size_t n = 0;
@@ -64,10 +59,29 @@ static char *generator(const char *text, int state)
 		}
 	}
 	if (phase == 1) {
-		while (subcommands[idx]) {
-			const char *n = subcommands[idx++];
-			if (!strncmp(n, text, len))
-				return strdup(n);
+		/* the subcommands of the group typed first, read from its usage
+		 * lines ("vms list ...", "vms show ...") */
+		static char word[32];
+		size_t glen = strcspn(line, " ");
+		for (const struct cli_group *g = cli_groups; g->name; g++) {
+			const char *u;
+			if (strlen(g->name) != glen || strncmp(g->name, line, glen) != 0)
+				continue;
+			u = g->usage;
+			for (int n = 0; *u; n++) {
+				const char *nl = strchr(u, '\n'), *sub = u + glen + 1;
+				size_t wl = strcspn(sub, " \n");
+				if (!strncmp(u, g->name, glen) && u[glen] == ' ' && n >= idx && wl < sizeof(word)) {
+					memcpy(word, sub, wl);
+					word[wl] = '\0';
+					idx = n + 1;
+					if (!strncmp(word, text, len))
+						return strdup(word);
+				}
+				if (!nl)
+					break;
+				u = nl + 1;
+			}
 		}
 		return NULL;
 	}
