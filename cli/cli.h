@@ -86,6 +86,12 @@ int cli_call_tool(struct cli *c, const char *tool, int npairs, const char *const
 /* Print a JSON result: --json prints it as is, else as tables. */
 void cli_print_result(struct cli *c, const char *json);
 
+struct json_object;
+/* A JSON string, or JSON null for NULL. */
+struct json_object *cli_jstr(const char *s);
+/* Print a result built in the CLI (as cli_print_result does) and put it. */
+void cli_print_object(struct cli *c, struct json_object *o);
+
 /* Report a change that has no record to show: "removed vm whisper", or
  * with --json {"removed":"whisper"}. */
 void cli_done(struct cli *c, const char *verb, const char *kind, const char *ref);

@@ -7,11 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct json_object *str_or_null(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
 static int audit_list(struct cli *c, int argc, char **argv)
 {
 	static const char *const spec[] = { "limit=", "action=", "since=", NULL };
@@ -46,20 +41,19 @@ static int audit_list(struct cli *c, int argc, char **argv)
 		const hl_audit_entry *e = list->items[i];
 		struct json_object *r = json_object_new_object();
 		json_object_object_add(r, "seq", e->seq ? json_object_new_int64(e->seq) : NULL);
-		json_object_object_add(r, "timestamp", str_or_null(e->timestamp));
-		json_object_object_add(r, "action", str_or_null(e->action));
-		json_object_object_add(r, "result", str_or_null(e->result));
-		json_object_object_add(r, "target_type", str_or_null(e->target_type));
-		json_object_object_add(r, "target_id", str_or_null(e->target_id));
-		json_object_object_add(r, "principal", str_or_null(e->principal));
-		json_object_object_add(r, "client", str_or_null(e->client_addr));
-		json_object_object_add(r, "details", str_or_null(e->details));
+		json_object_object_add(r, "timestamp", cli_jstr(e->timestamp));
+		json_object_object_add(r, "action", cli_jstr(e->action));
+		json_object_object_add(r, "result", cli_jstr(e->result));
+		json_object_object_add(r, "target_type", cli_jstr(e->target_type));
+		json_object_object_add(r, "target_id", cli_jstr(e->target_id));
+		json_object_object_add(r, "principal", cli_jstr(e->principal));
+		json_object_object_add(r, "client", cli_jstr(e->client_addr));
+		json_object_object_add(r, "details", cli_jstr(e->details));
 		json_object_array_add(arr, r);
 	}
 	json_object_object_add(o, "entries", arr);
 	json_object_object_add(o, "count", json_object_new_int64((int64_t)list->count));
-	cli_print_result(c, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-	json_object_put(o);
+	cli_print_object(c, o);
 	hl_audit_array_free(list);
 	return CLI_OK;
 }
@@ -83,10 +77,10 @@ static int audit_verify(struct cli *c, int argc, char **argv)
 		json_object_object_add(o, "intact", json_object_new_boolean(r->intact));
 		json_object_object_add(o, "rows", json_object_new_int64(r->rows));
 		json_object_object_add(o, "head_seq", json_object_new_int64(r->head_seq));
-		json_object_object_add(o, "head_hash", str_or_null(r->head_hash));
+		json_object_object_add(o, "head_hash", cli_jstr(r->head_hash));
 		json_object_object_add(o, "bad_seq", r->intact ? NULL : json_object_new_int64(r->bad_seq));
 		json_object_object_add(o, "bad_id", r->intact || !r->bad_id ? NULL : json_object_new_int64(r->bad_id));
-		json_object_object_add(o, "problem", str_or_null(r->problem));
+		json_object_object_add(o, "problem", cli_jstr(r->problem));
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
 	} else if (r->intact) {

@@ -170,11 +170,6 @@ static int creds_set(struct cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
-static struct json_object *str_or_null(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
 static int creds_list(struct cli *c, int argc, char **argv)
 {
 	static const char *const spec[] = { "type=", NULL };
@@ -200,18 +195,17 @@ static int creds_list(struct cli *c, int argc, char **argv)
 		json_object_object_add(e, "id", json_object_new_int64(cr->id));
 		json_object_object_add(e, "target_type", json_object_new_string(cr->target_type));
 		json_object_object_add(e, "target_id", json_object_new_int64(cr->target_id));
-		json_object_object_add(e, "target_name", str_or_null(cr->target_name));
-		json_object_object_add(e, "username", str_or_null(cr->username));
-		json_object_object_add(e, "auth_type", str_or_null(cr->auth_type));
-		json_object_object_add(e, "ssh_key_path", str_or_null(cr->ssh_key_path));
+		json_object_object_add(e, "target_name", cli_jstr(cr->target_name));
+		json_object_object_add(e, "username", cli_jstr(cr->username));
+		json_object_object_add(e, "auth_type", cli_jstr(cr->auth_type));
+		json_object_object_add(e, "ssh_key_path", cli_jstr(cr->ssh_key_path));
 		json_object_object_add(e, "password", json_object_new_string(hl_cred_format_name(cr->format)));
-		json_object_object_add(e, "key_id", str_or_null(cr->key_id));
+		json_object_object_add(e, "key_id", cli_jstr(cr->key_id));
 		json_object_array_add(arr, e);
 	}
 	json_object_object_add(o, "credentials", arr);
 	json_object_object_add(o, "count", json_object_new_int64((int64_t)list->count));
-	cli_print_result(c, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-	json_object_put(o);
+	cli_print_object(c, o);
 	hl_credential_array_free(list);
 	return CLI_OK;
 }

@@ -111,11 +111,6 @@ static int tokens_create(struct cli *c, int argc, char **argv)
 	return printed ? CLI_OK : CLI_ERROR;
 }
 
-static struct json_object *str_or_null(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
 /* "active", "revoked" or "expired" (times are "YYYY-MM-DD HH:MM:SS" UTC). */
 static const char *status_of(const hl_token *t, const char *now)
 {
@@ -156,15 +151,14 @@ static int tokens_list(struct cli *c, int argc, char **argv)
 		json_object_object_add(e, "id", json_object_new_string(t->id));
 		json_object_object_add(e, "scopes", json_object_new_string(t->scopes));
 		json_object_object_add(e, "status", json_object_new_string(status_of(t, now)));
-		json_object_object_add(e, "created", str_or_null(t->created));
-		json_object_object_add(e, "last_used", str_or_null(t->last_used));
-		json_object_object_add(e, "expires", str_or_null(t->expires));
+		json_object_object_add(e, "created", cli_jstr(t->created));
+		json_object_object_add(e, "last_used", cli_jstr(t->last_used));
+		json_object_object_add(e, "expires", cli_jstr(t->expires));
 		json_object_array_add(arr, e);
 	}
 	json_object_object_add(o, "tokens", arr);
 	json_object_object_add(o, "count", json_object_new_int64((int64_t)list->count));
-	cli_print_result(c, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
+	cli_print_object(c, o);
 	hl_token_array_free(list);
 	return CLI_OK;
 }

@@ -145,8 +145,7 @@ static int tools_list(struct cli *c)
 	}
 	json_object_object_add(res, "tools", arr);
 	json_object_object_add(res, "count", json_object_new_int64((int64_t)hl_tool_count()));
-	cli_print_result(c, json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
-	json_object_put(res);
+	cli_print_object(c, res);
 	return CLI_OK;
 }
 

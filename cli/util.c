@@ -166,3 +166,14 @@ void cli_done(struct cli *c, const char *verb, const char *kind, const char *ref
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
+
+struct json_object *cli_jstr(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+void cli_print_object(struct cli *c, struct json_object *o)
+{
+	cli_print_result(c, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
