@@ -503,12 +503,32 @@ static char *dispatch(struct http *h, const struct caller *who, struct json_obje
 	return out;
 }
 
+/* The Streamable HTTP session a request names, with a reference; NULL
+ * after answering 400 (no Mcp-Session-Id) or 404 (unknown, ended, or
+ * another token's), with that status in *rc. */
+static struct session *request_session(struct mg_connection *c, struct http *h, const struct caller *who, int *rc)
+{
+	const char *sid = mg_get_header(c, "Mcp-Session-Id");
+	struct session *s;
+
+	if (!sid) {
+		*rc = send_rpc_error(c, h, 400, RPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required");
+		return NULL;
+	}
+	if (!(s = session_find(h, sid, owner_of(who))) || s->legacy) {
+		if (s)
+			session_unref(s);
+		*rc = send_rpc_error(c, h, 404, RPC_INVALID_REQUEST, "Session not found");
+		return NULL;
+	}
+	return s;
+}
+
 static bool sse_write(struct mg_connection *c, const char *text);
 static void sse_headers(struct mg_connection *c, struct http *h, const char *session_id, int status);
 
 static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 {
-	const char *sid = mg_get_header(c, "Mcp-Session-Id");
 	const char *pv = mg_get_header(c, "MCP-Protocol-Version");
 	struct session *s = NULL;
 	struct json_object *msg = NULL;
@@ -543,15 +563,9 @@ static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 		free(reply);
 		return rc;
 	}
-	if (!sid) {
+	if (!(s = request_session(c, h, who, &rc))) {
 		json_object_put(msg);
-		return send_rpc_error(c, h, 400, RPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required");
-	}
-	if (!(s = session_find(h, sid, owner_of(who))) || s->legacy) {
-		json_object_put(msg);
-		if (s)
-			session_unref(s);
-		return send_rpc_error(c, h, 404, RPC_INVALID_REQUEST, "Session not found");
+		return rc;
 	}
 	if (pv && !rpc_version_streamable(pv)) {
 		snprintf(err, sizeof(err), "Bad Request: unsupported MCP-Protocol-Version %.40s", pv);
@@ -657,16 +671,12 @@ static void sse_loop(struct mg_connection *c, struct http *h, struct session *s)
 static int mcp_get(struct mg_connection *c, struct http *h, const struct caller *who)
 {
 	struct session *s;
+	int rc;
 
 	if (!accepts(c, "text/event-stream"))
 		return send_text(c, h, 406, "Not Acceptable: GET /mcp serves text/event-stream\n");
-	if (!mg_get_header(c, "Mcp-Session-Id"))
-		return send_rpc_error(c, h, 400, RPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required");
-	if (!(s = session_find(h, mg_get_header(c, "Mcp-Session-Id"), owner_of(who))) || s->legacy) {
-		if (s)
-			session_unref(s);
-		return send_rpc_error(c, h, 404, RPC_INVALID_REQUEST, "Session not found");
-	}
+	if (!(s = request_session(c, h, who, &rc)))
+		return rc;
 	sse_headers(c, h, NULL, 200);
 	sse_write(c, ": stream open\n\n");
 	sse_loop(c, h, s);
@@ -677,14 +687,10 @@ static int mcp_get(struct mg_connection *c, struct http *h, const struct caller 
 static int mcp_delete(struct mg_connection *c, struct http *h, const struct caller *who)
 {
 	struct session *s;
+	int rc;
 
-	if (!mg_get_header(c, "Mcp-Session-Id"))
-		return send_rpc_error(c, h, 400, RPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required");
-	if (!(s = session_find(h, mg_get_header(c, "Mcp-Session-Id"), owner_of(who))) || s->legacy) {
-		if (s)
-			session_unref(s);
-		return send_rpc_error(c, h, 404, RPC_INVALID_REQUEST, "Session not found");
-	}
+	if (!(s = request_session(c, h, who, &rc)))
+		return rc;
 	session_remove(h, s);
 	session_unref(s);
 	return send_reply(c, h, 200, NULL, NULL, NULL);
