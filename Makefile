@@ -61,6 +61,7 @@ test-fuzz: deps
 
 bench: build
 	$(BUILD)/bench/bench_inventory
+	/usr/bin/python3 bench/mcpd_calls.py $(BUILD)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
