@@ -18,6 +18,7 @@
 #include <time.h>
 
 #define MAX_SESSIONS 512
+#define MAX_QUEUED 256 /* replies waiting for a legacy stream that is not read */
 #define SESSION_IDLE_S (24 * 3600)
 
 /* A queued server-to-client message of a legacy SSE session. */
@@ -35,6 +36,7 @@ struct session {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct msg *head, *tail;  /* legacy: replies waiting for the stream */
+	int queued;
 	bool closed;              /* DELETEd or its stream ended */
 	int refs;
 	struct session *next;
@@ -204,25 +206,33 @@ static void session_remove(struct http *h, struct session *s)
 	pthread_mutex_unlock(&h->lock);
 }
 
-/* Queue a message for a legacy session's stream (taking text). */
-static void session_push(struct session *s, char *text)
+/* Queue a message for a legacy session's stream (taking text). false when
+ * the stream has fallen MAX_QUEUED messages behind (the text is freed). */
+static bool session_push(struct session *s, char *text)
 {
 	struct msg *m = malloc(sizeof(*m));
+	bool ok = false;
 
-	if (!m) {
-		free(text);
-		return;
-	}
-	m->text = text;
-	m->next = NULL;
 	pthread_mutex_lock(&s->lock);
-	if (s->tail)
-		s->tail->next = m;
-	else
-		s->head = m;
-	s->tail = m;
-	pthread_cond_signal(&s->cond);
+	if (m && s->queued < MAX_QUEUED) {
+		m->text = text;
+		m->next = NULL;
+		if (s->tail)
+			s->tail->next = m;
+		else
+			s->head = m;
+		s->tail = m;
+		s->queued++;
+		pthread_cond_signal(&s->cond);
+		ok = true;
+	}
 	pthread_mutex_unlock(&s->lock);
+	if (!ok) {
+		free(m);
+		explicit_bzero(text, strlen(text));
+		free(text);
+	}
+	return ok;
 }
 
 int http_session_count(struct http *h)
@@ -651,6 +661,7 @@ static void sse_loop(struct mg_connection *c, struct http *h, struct session *s)
 			s->head = m->next;
 			if (!s->head)
 				s->tail = NULL;
+			s->queued--;
 		}
 		bool closed = s->closed;
 		s->last_seen = time(NULL);
@@ -805,8 +816,10 @@ static int on_messages(struct mg_connection *c, void *data)
 		reply = dispatch(h, &who, msg, version, sizeof(version), &status);
 	json_object_put(msg);
 	caller_done(&who);
-	if (reply)
-		session_push(s, reply);
+	if (reply && !session_push(s, reply)) {
+		session_unref(s);
+		return send_text(c, h, 503, "the session's event stream is not being read\n");
+	}
 	session_unref(s);
 	return send_text(c, h, 202, "Accepted\n");
 }
