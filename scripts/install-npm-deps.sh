@@ -9,8 +9,14 @@ lock="$dir/package-lock.json"
 mods="$dir/node_modules"
 
 if ! command -v npm >/dev/null 2>&1; then
-	echo "install-npm-deps: npm is missing (Debian: apt-get install npm)" >&2
-	exit 1
+	# Debian's nodejs comes without npm (NodeSource's includes it)
+	SUDO=""
+	[ "$(id -u)" -ne 0 ] && SUDO=sudo
+	echo "install-npm-deps: installing Debian's npm"
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm || {
+		echo "install-npm-deps: npm is missing and could not be installed (apt-get install npm)" >&2
+		exit 1
+	}
 fi
 if [ -d "$mods" ] && [ ! "$lock" -nt "$mods" ]; then
 	exit 0
