@@ -54,6 +54,17 @@ struct http {
 
 /* ------------------------------------------------------------ replies --- */
 
+/* CivetWeb 1.15 formats the Date header with gmtime(), whose buffer all
+ * threads share: send headers one thread at a time (found by TSan). */
+static pthread_mutex_t header_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void send_headers(struct mg_connection *c)
+{
+	pthread_mutex_lock(&header_lock);
+	mg_response_header_send(c);
+	pthread_mutex_unlock(&header_lock);
+}
+
 static void count_status(struct http *h, int status)
 {
 	int cls = status >= 100 && status < 600 ? status / 100 - 1 : 5;
@@ -75,7 +86,7 @@ static int send_reply(struct mg_connection *c, struct http *h, int status, const
 	mg_response_header_add(c, "Cache-Control", "no-store", -1);
 	for (; extra && extra[0]; extra += 2)
 		mg_response_header_add(c, extra[0], extra[1], -1);
-	mg_response_header_send(c);
+	send_headers(c);
 	if (n)
 		mg_write(c, body, n);
 	count_status(h, status);
@@ -624,7 +635,7 @@ static void sse_headers(struct mg_connection *c, struct http *h, const char *ses
 	mg_response_header_add(c, "Connection", "close", -1);
 	if (session_id)
 		mg_response_header_add(c, "Mcp-Session-Id", session_id, -1);
-	mg_response_header_send(c);
+	send_headers(c);
 	mg_disable_keep_alive(c);
 	count_status(h, status);
 }

@@ -64,7 +64,7 @@ struct mcpd {
 	struct ctx_pool pool;
 	struct metrics metrics;
 	char *tools_list_all;   /* the tools/list result for callers without a token, built once */
-	volatile int stopping;
+	_Atomic int stopping;    /* set once when the daemon stops; read by every stream */
 };
 
 /*
