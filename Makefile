@@ -3,21 +3,22 @@
 #   make run    install what is missing, build, create the default database
 #               with the demo inventory if there is none, run homelab-mcpd
 #   make test   install what is missing, build, run every test (also under
-#               AddressSanitizer + UndefinedBehaviorSanitizer), then the fuzzers
-#               for a bounded time
+#               AddressSanitizer + UndefinedBehaviorSanitizer), the daemon's
+#               tests under ThreadSanitizer, then the fuzzers for a bounded time
 #
 # Everything else is plain CMake underneath (build/ and build-asan/).
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 PREFIX     ?= /usr/local
 
 HOMELAB = $(BUILD)/homelab
 
-.PHONY: all deps build run test test-fast test-asan test-fuzz bench install clean
+.PHONY: all deps build run test test-fast test-asan test-tsan test-fuzz bench install clean
 
 all: build
 
@@ -43,7 +44,7 @@ run: build
 	$(HOMELAB) vms list; \
 	exec $(BUILD)/homelab-mcpd --db "$$db"
 
-test: build test-fast test-asan test-fuzz
+test: build test-fast test-asan test-tsan test-fuzz
 
 test-fast:
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -52,6 +53,12 @@ test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHOMELAB_SANITIZE=ON -DHOMELAB_BENCH=OFF $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The multi-threaded daemon under ThreadSanitizer, through its test suite.
+test-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHOMELAB_TSAN=ON -DHOMELAB_BENCH=OFF $(CMAKE_ARGS)
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target homelab_cli homelab_mcpd
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'pytest/mcp'
 
 # libFuzzer targets (clang), each run for a bounded time from its seed corpus.
 test-fuzz: deps
@@ -67,4 +74,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
