@@ -258,12 +258,6 @@ int http_session_count(struct http *h)
 
 /* --------------------------------------------------- origin and auth --- */
 
-static bool loopback_host(const char *host)
-{
-	return !strcmp(host, "127.0.0.1") || !strcmp(host, "localhost") || !strcmp(host, "::1") ||
-	       !strncmp(host, "127.", 4);
-}
-
 /* DNS rebinding protection: a browser page may only reach us from an
  * origin we serve (or one the operator allowed), and a loopback server
  * only answers to loopback Host names. */
@@ -290,7 +284,7 @@ static bool origin_ok(struct mg_connection *c, struct http *h, char *why, size_t
 		snprintf(why, why_len, "Origin null is not allowed");
 		return false;
 	}
-	if (host && loopback_host(h->o->host)) {
+	if (host && mcpd_is_loopback(h->o->host)) {
 		char name[256];
 		const char *colon;
 		size_t n;
@@ -306,7 +300,7 @@ static bool origin_ok(struct mg_connection *c, struct http *h, char *why, size_t
 			memcpy(name, host, n);
 		}
 		name[n < sizeof(name) ? n : 0] = '\0';
-		if (!loopback_host(name)) {
+		if (!mcpd_is_loopback(name)) {
 			snprintf(why, why_len, "Host %.200s is not this loopback server", host);
 			return false;
 		}

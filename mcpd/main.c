@@ -37,11 +37,6 @@ static void usage(FILE *f)
 	        "the daemon only listens on loopback addresses.\n");
 }
 
-static bool loopback(const char *host)
-{
-	return !strcmp(host, "localhost") || !strcmp(host, "::1") || !strncmp(host, "127.", 4);
-}
-
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
 	char *end;
@@ -149,7 +144,7 @@ int main(int argc, char **argv)
 		rc = stdio_serve(&d);
 		goto out;
 	}
-	if (ntokens == 0 && !loopback(o.host)) {
+	if (ntokens == 0 && !mcpd_is_loopback(o.host)) {
 		fprintf(stderr, "%s: refusing to listen on %s without authentication: create a token first "
 		        "(homelab tokens create NAME --scope inventory:read), or listen on 127.0.0.1\n",
 		        MCPD_NAME, o.host);

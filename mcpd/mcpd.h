@@ -92,6 +92,10 @@ bool rpc_version_streamable(const char *v);
 /* Transports */
 int stdio_serve(struct mcpd *d);
 
+/* Is host "localhost" or a literal loopback address (127.0.0.0/8, ::1)?
+ * Names are not resolved: "127.example.com" is not loopback. */
+bool mcpd_is_loopback(const char *host);
+
 /* Metrics */
 void metrics_count(struct metrics *m, uint64_t *counter);
 void metrics_text(struct metrics *m, char *buf, size_t len, int sessions);

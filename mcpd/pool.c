@@ -3,6 +3,7 @@
  */
 #include "mcpd.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -84,4 +85,17 @@ void metrics_text(struct metrics *m, char *buf, size_t len, int sessions)
 		         (unsigned long long)m->tool_calls_error, (unsigned long long)m->auth_refused,
 		         (unsigned long long)m->sessions_created, sessions);
 	pthread_mutex_unlock(&m->lock);
+}
+
+bool mcpd_is_loopback(const char *host)
+{
+	unsigned char a[16];
+
+	if (!strcmp(host, "localhost"))
+		return true;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, host, a) == 1)
+		return !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
+	return false;
 }

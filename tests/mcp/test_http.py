@@ -303,7 +303,10 @@ def test_get_stream_wants_event_stream(session):
 
 
 @pytest.mark.parametrize("host,status", [("127.0.0.1:{port}", 200), ("localhost:{port}", 200),
-                                         ("evil.example", 403), ("evil.example:{port}", 403)])
+                                         ("[::1]:{port}", 200), ("127.0.0.2:{port}", 200),
+                                         ("evil.example", 403), ("evil.example:{port}", 403),
+                                         # a rebinding name that merely starts like a loopback address
+                                         ("127.attacker.example:{port}", 403), ("127.0.0.1.nip.example", 403)])
 def test_host_header(daemon, http, host, status):
     r = http.post_mcp(H.init_body(), version=None, extra={"Host": host.format(port=daemon.port)})
     assert r.status == status, r
