@@ -312,6 +312,8 @@ static int check_combinators(struct json_object *schema, struct json_object *v, 
 			return hl__err(HL_EINVALID, HL_ERROR_INVALID, "%s", first);
 		if (k == 1 && ok > 1)
 			return fail(path, "matches more than one of the allowed forms");
+		/* the branches that did not match left their complaint behind */
+		hl_error_clear();
 	}
 	return 0;
 }
