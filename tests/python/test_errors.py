@@ -68,7 +68,7 @@ def test_not_found_is_a_key_error_with_the_library_message(demo):
     assert e.name == "HL_ENOTFOUND" and e.code == errors.code_of("HL_ENOTFOUND")
     assert e.tool == "homelab_get_vm"
     with pytest.raises(homelab.NotFoundError, match=r"^ip 10\.9\.9\.9 is not allocated to any vm, host or allocation$"):
-        demo.lookup_ip(ip="10.9.9.9")
+        demo.lookup_ip(ip="127.9.9.9")
 
 
 def test_invalid_argument_is_a_value_error_naming_the_field(demo):
