@@ -67,7 +67,7 @@ def test_not_found_is_a_key_error_with_the_library_message(demo):
     assert str(e) == "vm 'nope' not found"  # not quoted like a plain KeyError
     assert e.name == "HL_ENOTFOUND" and e.code == errors.code_of("HL_ENOTFOUND")
     assert e.tool == "homelab_get_vm"
-    with pytest.raises(homelab.NotFoundError, match=r"^ip 10\.9\.9\.9 is not allocated to any vm, host or allocation$"):
+    with pytest.raises(homelab.NotFoundError, match=r"^ip 127\.9\.9\.9 is not allocated to any vm, host or allocation$"):
         demo.lookup_ip(ip="127.9.9.9")
 
 
