@@ -62,33 +62,6 @@ static int exec(hl_ctx *ctx, sqlite3 *db, const char *sql, const char *what)
 	return rc == SQLITE_OK ? 0 : audit_error(ctx, db, rc, what);
 }
 
-static bool has_column(sqlite3 *db, const char *table, const char *column)
-{
-	sqlite3_stmt *st = NULL;
-	bool found = false;
-
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name=?2", -1, &st, NULL) != SQLITE_OK)
-		return false;
-	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
-	found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return found;
-}
-
-static bool has_table(sqlite3 *db, const char *table)
-{
-	sqlite3_stmt *st = NULL;
-	bool found = false;
-
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1", -1, &st, NULL) != SQLITE_OK)
-		return false;
-	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-	found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return found;
-}
-
 static void put_u32(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)(v >> 24);
@@ -420,7 +393,7 @@ int hl_audit__migrate(hl_ctx *ctx, sqlite3 *db)
 	                "create the audit table")) < 0)
 		return err;
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
-		if (has_column(db, "audit_log", cols[i].column))
+		if (hl_db__has_column_on(db, "audit_log", cols[i].column))
 			continue;
 		snprintf(sql, sizeof(sql), "ALTER TABLE audit_log ADD COLUMN %s %s", cols[i].column, cols[i].decl);
 		if ((err = exec(ctx, db, sql, "add audit columns")) < 0)
@@ -602,7 +575,7 @@ static int parse_since(char out[64], const char *s)
 /* A column expression, or NULL when a legacy read-only table lacks it. */
 static const char *col_or_null(sqlite3 *db, const char *col)
 {
-	return has_column(db, "audit_log", col) ? col : "NULL";
+	return hl_db__has_column_on(db, "audit_log", col) ? col : "NULL";
 }
 
 int hl_audit_list(hl_audit_array **out, hl_ctx *ctx, const hl_audit_filter *filter)
@@ -627,7 +600,7 @@ int hl_audit_list(hl_audit_array **out, hl_ctx *ctx, const hl_audit_filter *filt
 		return err;
 	if ((err = audit_db(&db, ctx)) < 0)
 		return err;
-	if (!has_table(db, "audit_log")) {
+	if (!hl_db__has_table_on(db, "audit_log")) {
 		*out = hl__calloc(1, sizeof(**out));
 		return *out ? 0 : HL_ENOMEM;
 	}
@@ -844,7 +817,7 @@ int hl_audit_verify(hl_audit_report **out, hl_ctx *ctx)
 	if (!(r = hl__calloc(1, sizeof(*r))))
 		return HL_ENOMEM;
 	r->intact = 1;
-	if (!has_column(db, "audit_log", "seq") || !has_table(db, "audit_head")) {
+	if (!hl_db__has_column_on(db, "audit_log", "seq") || !hl_db__has_table_on(db, "audit_head")) {
 		/* A legacy log, read-only, never chained. */
 		err = problem(r, 0, 0, "the audit log %s has no hash chain yet (a legacy database opened read-only)",
 		              audit_path(ctx));

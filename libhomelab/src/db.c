@@ -222,12 +222,12 @@ bool hl_db__col_text(sqlite3_stmt *st, int col, char **out)
 	return *out != NULL;
 }
 
-bool hl_db__has_table(hl_ctx *ctx, const char *table)
+bool hl_db__has_table_on(sqlite3 *db, const char *table)
 {
 	sqlite3_stmt *st = NULL;
 	bool found = false;
 
-	if (sqlite3_prepare_v2(ctx->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1",
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return false;
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
@@ -236,12 +236,17 @@ bool hl_db__has_table(hl_ctx *ctx, const char *table)
 	return found;
 }
 
-bool hl_db__has_column(hl_ctx *ctx, const char *table, const char *column)
+bool hl_db__has_table(hl_ctx *ctx, const char *table)
+{
+	return hl_db__has_table_on(ctx->db, table);
+}
+
+bool hl_db__has_column_on(sqlite3 *db, const char *table, const char *column)
 {
 	sqlite3_stmt *st = NULL;
 	bool found = false;
 
-	if (sqlite3_prepare_v2(ctx->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name=?2",
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name=?2",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return false;
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
@@ -249,6 +254,11 @@ bool hl_db__has_column(hl_ctx *ctx, const char *table, const char *column)
 	found = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_finalize(st);
 	return found;
+}
+
+bool hl_db__has_column(hl_ctx *ctx, const char *table, const char *column)
+{
+	return hl_db__has_column_on(ctx->db, table, column);
 }
 
 /* SQL function hl_ipv4_num(text): the IPv4 address as an integer, or NULL. */

@@ -53,5 +53,8 @@ bool hl_db__col_text(sqlite3_stmt *st, int col, char **out);
 /* Does table.column exist? */
 bool hl_db__has_column(hl_ctx *ctx, const char *table, const char *column);
 bool hl_db__has_table(hl_ctx *ctx, const char *table);
+/* The same on any connection (the audit log's may be its own). */
+bool hl_db__has_column_on(sqlite3 *db, const char *table, const char *column);
+bool hl_db__has_table_on(sqlite3 *db, const char *table);
 
 #endif
