@@ -85,12 +85,16 @@ def test_pip_install(tmp_path):
     src = copy_package(tmp_path / "src")  # pip builds in place: keep the tree clean
     target = tmp_path / "site"
     env = dict(os.environ, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
-    p = subprocess.run([PY, "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--no-index",
+    # plain `pip install bindings/python`, build isolation included: the in-tree
+    # backend needs nothing from an index (and none is reachable)
+    p = subprocess.run([PY, "-m", "pip", "install", "--no-deps", "--no-index",
                         "--target", str(target), str(src)], capture_output=True, text=True, env=env, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     assert (target / "homelab" / "__init__.py").is_file()
     assert (target / "homelab" / "py.typed").is_file()
     assert list(target.glob("homelab-0.1.0.dist-info"))
+    record = (target / "homelab-0.1.0.dist-info" / "RECORD").read_text()
+    assert "homelab/client.py,sha256=" in record and "homelab/py.typed,sha256=" in record
     env = subprocess_env(PYTHONPATH=str(target))
     p = run("import homelab, sys\n"
             "assert homelab.__file__.startswith(%r), homelab.__file__\n"
@@ -123,3 +127,26 @@ def test_sanitized_library_without_the_asan_runtime_is_refused_politely(tmp_path
     assert p.returncode == 0, p.stderr
     assert "built with AddressSanitizer, and the ASan runtime is not loaded" in p.stdout
     assert "LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0" in p.stdout
+
+
+def test_sdist_and_wheel_from_the_backend(tmp_path):
+    """The in-tree backend builds an sdist and a wheel with the package's files."""
+    import sys
+    import tarfile
+    import zipfile
+    sys.path.insert(0, str(BINDINGS / "_build"))
+    try:
+        import homelab_build
+    finally:
+        sys.path.pop(0)
+    assert homelab_build.get_requires_for_build_wheel() == []
+    whl = homelab_build.build_wheel(str(tmp_path))
+    assert whl == "homelab-0.1.0-py3-none-any.whl"
+    names = zipfile.ZipFile(tmp_path / whl).namelist()
+    assert {"homelab/__init__.py", "homelab/py.typed", "homelab-0.1.0.dist-info/METADATA",
+            "homelab-0.1.0.dist-info/RECORD"} <= set(names)
+    assert not any("__pycache__" in n for n in names)
+    sdist = homelab_build.build_sdist(str(tmp_path))
+    members = tarfile.open(tmp_path / sdist).getnames()
+    assert "homelab-0.1.0/pyproject.toml" in members and "homelab-0.1.0/_build/homelab_build.py" in members
+    assert "homelab-0.1.0/PKG-INFO" in members
