@@ -238,7 +238,8 @@ int hl_host_remove(hl_ctx *ctx, const char *ref)
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_host_remove: ctx is required");
 	if ((err = hl_db__writable(ctx, "remove a host")) < 0 || (err = hl_db__begin_write(ctx)) < 0)
 		return err;
-	if ((err = hl_inv__host_id(ctx, ref, &id)) < 0 || (err = hl_host__load_id(&h, ctx, id)) < 0)
+	if ((err = hl_inv__host_id(ctx, ref, &id)) < 0 || (err = hl_host__load_id(&h, ctx, id)) < 0 ||
+	    (err = hl_inv__credentials_block(ctx, "host", id, h->name, "remove")) < 0)
 		goto fail;
 	if (h->vm_count) {
 		err = hl__err(HL_EINUSE, HL_ERROR_INVENTORY, "host '%s' still has %lld vm%s; move or remove %s first",

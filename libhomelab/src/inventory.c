@@ -164,6 +164,32 @@ int hl_inv__name_free(hl_ctx *ctx, const char *sql, const char *name, int64_t ex
 	return err;
 }
 
+int hl_inv__credentials_block(hl_ctx *ctx, const char *type, int64_t id, const char *name, const char *action)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, err;
+
+	if (!hl_db__has_table(ctx, "credentials"))
+		return 0;
+	/* a VM's services' credentials count too: a cascade must not orphan them */
+	if ((err = hl_db__stmt(ctx, &st, "SELECT"
+	        " (SELECT count(*) FROM credentials WHERE target_type = ?1 AND target_id = ?2) +"
+	        " (CASE WHEN ?1 = 'vm' THEN (SELECT count(*) FROM credentials WHERE target_type = 'service'"
+	        "   AND target_id IN (SELECT rowid FROM services WHERE vm_id = ?2)) ELSE 0 END)")) < 0)
+		return err;
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		err = hl_db__error(ctx, rc, "look for credentials");
+	else if (sqlite3_column_int64(st, 0) > 0)
+		err = hl__err(HL_EINUSE, HL_ERROR_INVENTORY, "cannot %s %s '%s': it (or one of its services) has stored "
+		              "credentials, which are bound to its id; remove them first (homelab creds rm %s:%s)",
+		              action, type, name, type, name);
+	hl_db__release(ctx, st);
+	return err;
+}
+
 int hl_inv__push(void ***items, size_t *count, size_t *cap, void *item)
 {
 	if (*count == *cap) {

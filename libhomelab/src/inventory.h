@@ -31,6 +31,12 @@ bool hl_inv__ip_holder(hl_ctx *ctx, const char *ip, int64_t except_vm, int64_t e
 int hl_inv__name_free(hl_ctx *ctx, const char *sql, const char *name, int64_t except, const char *what,
                       const char *id_name);
 
+/* Credentials are bound to their target's id (and the id is in the
+ * ciphertext's associated data): refuse to remove or renumber a VM, host
+ * or service that has some, with HL_EINUSE and a message saying how to
+ * remove them. A VM's services' credentials count as the VM's. */
+int hl_inv__credentials_block(hl_ctx *ctx, const char *type, int64_t id, const char *name, const char *action);
+
 /* Grow a pointer array by one slot. */
 int hl_inv__push(void ***items, size_t *count, size_t *cap, void *item);
 

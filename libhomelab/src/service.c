@@ -287,7 +287,7 @@ int hl_service_remove(hl_ctx *ctx, const char *ref)
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_service_remove: ctx is required");
 	if ((err = hl_db__writable(ctx, "remove a service")) < 0 || (err = hl_db__begin_write(ctx)) < 0)
 		return err;
-	if ((err = service_id(ctx, ref, &id)) < 0)
+	if ((err = service_id(ctx, ref, &id)) < 0 || (err = hl_inv__credentials_block(ctx, "service", id, ref, "remove")) < 0)
 		goto fail;
 	if ((err = hl_db__stmt(ctx, &st, "DELETE FROM services WHERE rowid = ?1")) < 0)
 		goto fail;

@@ -281,6 +281,8 @@ int hl_vm_update(hl_vm **out, hl_ctx *ctx, const char *ref, const hl_vm_spec *sp
 	if ((err = hl_inv__vm_id(ctx, ref, &vm_id)) < 0)
 		goto fail;
 	new_id = spec->vm_id ? spec->vm_id : vm_id;
+	if (new_id != vm_id && (err = hl_inv__credentials_block(ctx, "vm", vm_id, ref, "renumber")) < 0)
+		goto fail;
 	if (new_id != vm_id) {
 		hl_vm *other = NULL;
 		if (hl_vm__load_id(&other, ctx, new_id) == 0) {
@@ -402,7 +404,8 @@ int hl_vm_remove(hl_ctx *ctx, const char *ref, unsigned int flags)
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_vm_remove: ctx is required");
 	if ((err = hl_db__writable(ctx, "remove a vm")) < 0 || (err = hl_db__begin_write(ctx)) < 0)
 		return err;
-	if ((err = hl_inv__vm_id(ctx, ref, &vm_id)) < 0 || (err = count_services(ctx, vm_id, &nsvc)) < 0)
+	if ((err = hl_inv__vm_id(ctx, ref, &vm_id)) < 0 || (err = count_services(ctx, vm_id, &nsvc)) < 0 ||
+	    (err = hl_inv__credentials_block(ctx, "vm", vm_id, ref, "remove")) < 0)
 		goto fail;
 	if (nsvc && !(flags & HL_REMOVE_CASCADE)) {
 		err = hl__err(HL_EINUSE, HL_ERROR_INVENTORY, "vm '%s' still has %lld service%s; remove %s first "

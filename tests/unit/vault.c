@@ -857,6 +857,50 @@ static void test_vault__v1_format(void **state)
 	hl_key__free(k);
 }
 
+/* Credentials are bound to their target's id: the inventory refuses to
+ * remove or renumber a target that has some, so none is orphaned or
+ * inherited by a new VM with the same VMID. */
+static void test_vault__targets_with_credentials_stay(void **state)
+{
+	const char *db = NULL;
+	char key[HL_VAULT_KEY_TEXT_SIZE];
+	hl_vm_spec renumber = HL_VM_SPEC_INIT;
+	hl_ctx *ctx;
+	char *pw;
+
+	(void)state;
+	hl_vault_keygen(key, sizeof(key));
+	ctx = open_ctx(&db, key, NULL, 0);
+	set_pw(ctx, "vm:whisper", "ccpm", "w");
+	set_pw(ctx, "service:open-webui", "admin", "o");
+	set_pw(ctx, "host:pve", "root", "p");
+
+	tu_assert_error(hl_vm_remove(ctx, "whisper", 0), HL_EINUSE,
+	                "cannot remove vm 'whisper': it (or one of its services) has stored credentials");
+	tu_assert_error(hl_vm_remove(ctx, "whisper", HL_REMOVE_CASCADE), HL_EINUSE, "homelab creds rm vm:whisper");
+	/* harbor has none itself, but its service open-webui has */
+	tu_assert_error(hl_vm_remove(ctx, "harbor", HL_REMOVE_CASCADE), HL_EINUSE, "cannot remove vm 'harbor'");
+	tu_assert_error(hl_service_remove(ctx, "open-webui"), HL_EINUSE, "cannot remove service 'open-webui'");
+	renumber.vm_id = 150;
+	tu_assert_error(hl_vm_update(NULL, ctx, "whisper", &renumber), HL_EINUSE, "cannot renumber vm 'whisper'");
+	assert_string_equal(tu_sql_text(db, "SELECT count(*) FROM credentials WHERE target_type = 'vm' AND target_id = 101"), "1");
+
+	/* the VMs are all still there, and the secrets still decrypt */
+	assert_string_equal(tu_sql_text(db, "SELECT count(*) FROM virtual_machines"), "3");
+	assert_string_equal(tu_sql_text(db, "SELECT count(*) FROM services"), "3");
+	pw = get_pw(ctx, "vm:whisper");
+	assert_string_equal(pw, "w");
+	free(pw);
+
+	/* once the credentials are gone, the VM goes */
+	assert_int_equal(hl_vault_remove(ctx, "vm:whisper"), 0);
+	assert_int_equal(hl_vm_update(NULL, ctx, "whisper", &renumber), 0);
+	assert_int_equal(hl_vm_remove(ctx, "150", HL_REMOVE_CASCADE), 0);
+	assert_int_equal(hl_vault_remove(ctx, "host:pve"), 0);
+	tu_assert_error(hl_host_remove(ctx, "pve"), HL_EINUSE, "still has 2 vms"); /* VMs still block it */
+	hl_ctx_free(ctx);
+}
+
 static void test_vault__format_names(void **state)
 {
 	(void)state;
@@ -870,6 +914,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vault__format_names),
+		cmocka_unit_test(test_vault__targets_with_credentials_stay),
 		cmocka_unit_test(test_vault__set_get_roundtrip),
 		cmocka_unit_test(test_vault__targets),
 		cmocka_unit_test(test_vault__update_keeps_and_clears),
