@@ -16,7 +16,7 @@ const struct cli_group cli_groups[] = {
 	  "vms show NAME|VMID\n"
 	  "vms add NAME [--id VMID] [--ip IP] [--status S] [--host H] [--ssh-user U] [--ssh-port P]\n"
 	  "vms set NAME|VMID [--name N] [--id VMID] [--ip IP] [--status S] [--host H] [--ssh-user U] [--ssh-port P]\n"
-	  "vms rm NAME|VMID [--force]          --force also removes the VM's services\n",
+	  "vms rm NAME|VMID [--force]          --force also removes the VM's services (never credentials)\n",
 	  cmd_vms },
 	{ "hosts", "list, show, add, change and remove Proxmox hosts",
 	  "hosts list\n"
