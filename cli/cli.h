@@ -83,6 +83,10 @@ bool cli_flag(const struct cli_args *a, const char *name);
  */
 int cli_call_tool(struct cli *c, const char *tool, int npairs, const char *const *pairs);
 
+/* Call a tool with a JSON argument object and keep its result (release
+ * with hl_buf_dispose). Returns an exit code; the error is already printed. */
+int cli_tool_result(struct cli *c, const char *tool, const char *args_json, hl_buf *out);
+
 /* Print a JSON result: --json prints it as is, else as tables. */
 void cli_print_result(struct cli *c, const char *json);
 

@@ -1,5 +1,7 @@
 /*
- * cmd_audit.c: `homelab audit list|verify`.
+ * cmd_audit.c: `homelab audit list|verify`, through the tools
+ * homelab_audit_list and homelab_audit_verify: the CLI shows what an MCP
+ * client or a Python script gets.
  */
 #include "cli.h"
 
@@ -10,89 +12,60 @@
 static int audit_list(struct cli *c, int argc, char **argv)
 {
 	static const char *const spec[] = { "limit=", "action=", "since=", NULL };
-	hl_audit_filter f = HL_AUDIT_FILTER_INIT;
-	hl_audit_array *list = NULL;
-	struct json_object *o, *arr;
+	char pairs[3][320];
+	const char *p[3];
 	struct cli_args a;
-	const char *limit;
-	hl_ctx *ctx;
-	int rc, err;
+	int n = 0, rc;
 
 	if ((rc = cli_parse(&a, argc, argv, spec)) != CLI_OK)
 		return rc;
 	if (a.npos)
 		return cli_usage_error("usage: homelab audit list [--limit N] [--action A] [--since T]");
-	if ((limit = cli_opt(&a, "limit"))) {
-		char *end;
-		long n = strtol(limit, &end, 10);
-		if (!*limit || *end || n < 1 || n > 1000000)
-			return cli_usage_error("--limit: '%s' is not a number from 1 to 1000000", limit);
-		f.limit = (size_t)n;
+	/* the tool's schema types and checks the values (limit: 1-10000) */
+	for (int i = 0; i < 3; i++) {
+		static const char *const keys[] = { "limit", "action", "since" };
+		const char *v = cli_opt(&a, keys[i]);
+		if (!v)
+			continue;
+		snprintf(pairs[n], sizeof(pairs[n]), "%s=%s", keys[i], v);
+		p[n] = pairs[n];
+		n++;
 	}
-	f.action = cli_opt(&a, "action");
-	f.since = cli_opt(&a, "since");
-	if (!(ctx = cli_ctx(c, &rc)))
-		return rc;
-	if ((err = hl_audit_list(&list, ctx, &f)) < 0)
-		return cli_fail(err);
-	o = json_object_new_object();
-	arr = json_object_new_array();
-	for (size_t i = 0; i < list->count; i++) {
-		const hl_audit_entry *e = list->items[i];
-		struct json_object *r = json_object_new_object();
-		json_object_object_add(r, "seq", e->seq ? json_object_new_int64(e->seq) : NULL);
-		json_object_object_add(r, "timestamp", cli_jstr(e->timestamp));
-		json_object_object_add(r, "action", cli_jstr(e->action));
-		json_object_object_add(r, "result", cli_jstr(e->result));
-		json_object_object_add(r, "target_type", cli_jstr(e->target_type));
-		json_object_object_add(r, "target_id", cli_jstr(e->target_id));
-		json_object_object_add(r, "principal", cli_jstr(e->principal));
-		json_object_object_add(r, "client", cli_jstr(e->client_addr));
-		json_object_object_add(r, "details", cli_jstr(e->details));
-		json_object_array_add(arr, r);
-	}
-	json_object_object_add(o, "entries", arr);
-	json_object_object_add(o, "count", json_object_new_int64((int64_t)list->count));
-	cli_print_object(c, o);
-	hl_audit_array_free(list);
-	return CLI_OK;
+	return cli_call_tool(c, "homelab_audit_list", n, p);
 }
 
 static int audit_verify(struct cli *c, int argc, char **argv)
 {
-	hl_audit_report *r = NULL;
-	hl_ctx *ctx;
-	int rc, err;
+	struct json_object *r = NULL, *v;
+	hl_buf out = HL_BUF_INIT;
+	bool intact;
+	int rc;
 
 	(void)argv;
 	if (argc)
 		return cli_usage_error("usage: homelab audit verify");
-	if (!(ctx = cli_ctx(c, &rc)))
+	if ((rc = cli_tool_result(c, "homelab_audit_verify", NULL, &out)) != CLI_OK)
 		return rc;
-	err = hl_audit_verify(&r, ctx);
-	if (err < 0 && !r)
-		return cli_fail(err);
+	r = json_tokener_parse(out.ptr);
+	intact = json_object_object_get_ex(r, "intact", &v) && json_object_get_boolean(v);
 	if (c->json) {
-		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "intact", json_object_new_boolean(r->intact));
-		json_object_object_add(o, "rows", json_object_new_int64(r->rows));
-		json_object_object_add(o, "head_seq", json_object_new_int64(r->head_seq));
-		json_object_object_add(o, "head_hash", cli_jstr(r->head_hash));
-		json_object_object_add(o, "bad_seq", r->intact ? NULL : json_object_new_int64(r->bad_seq));
-		json_object_object_add(o, "bad_id", r->intact || !r->bad_id ? NULL : json_object_new_int64(r->bad_id));
-		json_object_object_add(o, "problem", cli_jstr(r->problem));
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-		json_object_put(o);
-	} else if (r->intact) {
-		printf("audit log %s: intact, %lld rows\n", hl_audit_db_path(ctx), (long long)r->rows);
-		if (r->head_hash)
-			printf("head: row %lld, hash %s\n", (long long)r->head_seq, r->head_hash);
+		puts(out.ptr);
+	} else if (intact) {
+		json_object_object_get_ex(r, "rows", &v);
+		printf("audit log %s: intact, %lld rows\n", hl_audit_db_path(c->ctx), (long long)json_object_get_int64(v));
+		if (json_object_object_get_ex(r, "head_hash", &v) && json_object_get_string(v)) {
+			const char *hash = json_object_get_string(v);
+			json_object_object_get_ex(r, "head_seq", &v);
+			printf("head: row %lld, hash %s\n", (long long)json_object_get_int64(v), hash);
+		}
 	}
-	if (!r->intact)
-		fprintf(stderr, "homelab: %s\n", r->problem);
-	rc = r->intact ? CLI_OK : CLI_ERROR;
-	hl_audit_report_free(r);
-	return rc;
+	if (!intact) {
+		json_object_object_get_ex(r, "problem", &v);
+		fprintf(stderr, "homelab: %s\n", v ? json_object_get_string(v) : "the audit log is not intact");
+	}
+	json_object_put(r);
+	hl_buf_dispose(&out);
+	return intact ? CLI_OK : CLI_ERROR;
 }
 
 int cmd_audit(struct cli *c, int argc, char **argv)

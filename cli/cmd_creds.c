@@ -226,8 +226,7 @@ static int creds_rm(struct cli *c, int argc, char **argv)
 		return CLI_ERROR;
 	if ((err = hl_vault_remove(ctx, a.pos[0])) < 0)
 		return cli_fail(err);
-	if (!c->json)
-		printf("removed the credentials of %s\n", a.pos[0]);
+	cli_done(c, "removed", "the credentials of", a.pos[0]);
 	return CLI_OK;
 }
 

@@ -59,9 +59,8 @@ static struct json_object *typed_value(struct json_object *prop, const char *s)
 	return json_object_new_string(s);
 }
 
-static int run_json(struct cli *c, const hl_tool *t, const char *args)
+static int call(struct cli *c, const hl_tool *t, const char *args, hl_buf *out)
 {
-	hl_buf out = HL_BUF_INIT;
 	hl_ctx *ctx;
 	int rc = CLI_OK, err;
 
@@ -72,11 +71,29 @@ static int run_json(struct cli *c, const hl_tool *t, const char *args)
 		fputs("homelab: not confirmed; nothing changed\n", stderr);
 		return CLI_ERROR;
 	}
-	if ((err = hl_tool_call(&out, ctx, t, args, NULL)) < 0)
+	if ((err = hl_tool_call(out, ctx, t, args, NULL)) < 0)
 		return cli_fail(err);
-	cli_print_result(c, out.ptr);
-	hl_buf_dispose(&out);
 	return CLI_OK;
+}
+
+int cli_tool_result(struct cli *c, const char *tool, const char *args_json, hl_buf *out)
+{
+	const hl_tool *t = hl_tool_lookup(tool);
+
+	if (!t)
+		return fprintf(stderr, "homelab: no tool named '%s' (see 'homelab tools list')\n", tool), CLI_NOTFOUND;
+	return call(c, t, args_json, out);
+}
+
+static int run_json(struct cli *c, const hl_tool *t, const char *args)
+{
+	hl_buf out = HL_BUF_INIT;
+	int rc = call(c, t, args, &out);
+
+	if (rc == CLI_OK)
+		cli_print_result(c, out.ptr);
+	hl_buf_dispose(&out);
+	return rc;
 }
 
 int cli_call_tool(struct cli *c, const char *tool, int npairs, const char *const *pairs)

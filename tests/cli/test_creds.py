@@ -100,7 +100,7 @@ def test_key_file_must_be_private(vault, tmp_path):
 
 def test_rm(vault):
     hl, env = vault
-    hl.ok("--yes", "creds", "rm", "vm:whisper", env=env)
+    assert hl.ok("--yes", "--json", "creds", "rm", "vm:whisper", env=env).json() == {"removed": "vm:whisper"}
     r = hl("creds", "get", "vm:whisper", env=env)
     assert r.rc == 3 and "no credentials stored for vm:whisper" in r.err
 
@@ -154,6 +154,10 @@ def test_audit_list_and_verify(vault):
     assert hl.ok("--json", "audit", "list", "--since", "2999-01-01").json()["count"] == 0
     r = hl("audit", "list", "--since", "soon")
     assert r.rc == 2 and "is not a time" in r.err
+    # the CLI shows the tool's answer: same JSON as `tools call homelab_audit_list`
+    assert hl.ok("--json", "audit", "list").out == hl.ok("--json", "tools", "call", "homelab_audit_list").out
+    r = hl("audit", "list", "--limit", "0")
+    assert r.rc == 2 and r.err == "homelab: limit: must be at least 1\n"
     ok = hl.ok("--json", "audit", "verify").json()
     assert ok["intact"] and ok["rows"] == 3 and len(ok["head_hash"]) == 64
     assert "intact, 3 rows" in hl.ok("audit", "verify").out
@@ -170,7 +174,7 @@ def test_audit_verify_names_the_altered_row(vault):
     r = hl("audit", "verify")
     assert r.rc == 1 and "audit row 2 (id 2" in r.err and "was altered" in r.err
     res = json.loads(hl("--json", "audit", "verify").out)
-    assert res["intact"] is False and res["bad_seq"] == 2
+    assert res["intact"] is False and res["bad_seq"] == 2 and res["bad_id"] == 2
 
 
 def test_separate_audit_database(vault, tmp_path):

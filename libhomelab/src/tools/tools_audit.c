@@ -64,6 +64,7 @@ int hl_tool__homelab_audit_verify(hl_buf *out, hl_ctx *ctx, struct json_object *
 	hl_jw__kint(&w, "head_seq", r->head_seq);
 	hl_jw__kstr(&w, "head_hash", r->head_hash);
 	hl_jw__kint_or_null(&w, "bad_seq", r->intact ? 0 : r->bad_seq);
+	hl_jw__kint_or_null(&w, "bad_id", r->intact ? 0 : r->bad_id);
 	hl_jw__kstr(&w, "problem", r->problem);
 	hl_jw__end_obj(&w);
 	hl_audit_report_free(r);
