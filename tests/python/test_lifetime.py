@@ -76,10 +76,21 @@ print("done")
     assert "Exception ignored" not in p.stderr and "Traceback" not in p.stderr, p.stderr
 
 
-def test_handle_dropped_in_this_process(db_path):
+def test_handle_dropped_in_this_process(db_path, monkeypatch):
+    # Dropping the last reference closes the context, quietly.
+    closed, unraisable = [], []
+    real_close = homelab.Homelab.close
+
+    def counting_close(self):
+        closed.append(self._ctx is not None)
+        real_close(self)
+    monkeypatch.setattr(homelab.Homelab, "close", counting_close)
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     hl = homelab.Homelab(db_path)
     del hl
     gc.collect()
+    assert closed == [True]
+    assert unraisable == []
 
 
 def test_shared_handle_is_serialised(demo):
