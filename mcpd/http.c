@@ -428,32 +428,6 @@ static bool accepts(struct mg_connection *c, const char *type)
 	return !a || strstr(a, type) || strstr(a, "*/*");
 }
 
-/* Parse one JSON value from a NUL-terminated body. false when it is not
- * JSON (a parse error); *out may be NULL for the JSON value null. */
-static bool parse_body(struct json_object **out, const char *body, size_t len)
-{
-	struct json_tokener *tok = json_tokener_new();
-	bool ok;
-
-	*out = NULL;
-	if (!tok || len >= INT32_MAX) {
-		json_tokener_free(tok);
-		return false;
-	}
-	/* Feed the terminating NUL too, so that a bare number is complete. */
-	*out = json_tokener_parse_ex(tok, body, (int)len + 1);
-	ok = json_tokener_get_error(tok) == json_tokener_success;
-	for (size_t i = json_tokener_get_parse_end(tok); ok && i < len; i++)
-		if (body[i] != ' ' && body[i] != '\n' && body[i] != '\r' && body[i] != '\t' && body[i] != '\0')
-			ok = false;
-	if (!ok) {
-		json_object_put(*out);
-		*out = NULL;
-	}
-	json_tokener_free(tok);
-	return ok;
-}
-
 static bool is_initialize(struct json_object *msg)
 {
 	struct json_object *m;
@@ -558,7 +532,7 @@ static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 	if (!(body = read_body(c, &len, &status)))
 		return status == 413 ? send_rpc_error(c, h, 413, RPC_INVALID_REQUEST, "request body larger than 4 MiB")
 		                     : send_text(c, h, status, "cannot read the request\n");
-	parsed = parse_body(&msg, body, len);
+	parsed = mcpd_parse(&msg, body, len);
 	free(body);
 	if (!parsed)
 		return send_rpc_error(c, h, 400, RPC_PARSE_ERROR, "Parse error: the body is not one JSON value");
@@ -812,7 +786,7 @@ static int on_messages(struct mg_connection *c, void *data)
 		caller_done(&who);
 		return send_text(c, h, status, status == 413 ? "request body larger than 4 MiB\n" : "cannot read\n");
 	}
-	parsed = parse_body(&msg, body, len);
+	parsed = mcpd_parse(&msg, body, len);
 	free(body);
 	snprintf(version, sizeof(version), "%s", s->version);
 	if (!parsed)

@@ -92,6 +92,11 @@ bool rpc_version_streamable(const char *v);
 /* Transports */
 int stdio_serve(struct mcpd *d);
 
+/* Parse one JSON value from a NUL-terminated message of len bytes (an HTTP
+ * body or a stdio line). false when it is not one JSON value (a parse
+ * error); *out may be NULL for the JSON value null. */
+bool mcpd_parse(struct json_object **out, const char *text, size_t len);
+
 /* Is host "localhost" or a literal loopback address (127.0.0.0/8, ::1)?
  * Names are not resolved: "127.example.com" is not loopback. */
 bool mcpd_is_loopback(const char *host);

@@ -1,5 +1,6 @@
 /*
- * pool.c: library contexts lent to requests, and the /metrics counters.
+ * pool.c: library contexts lent to requests, the /metrics counters, and
+ * small helpers both transports use.
  */
 #include "mcpd.h"
 
@@ -85,6 +86,30 @@ void metrics_text(struct metrics *m, char *buf, size_t len, int sessions)
 		         (unsigned long long)m->tool_calls_error, (unsigned long long)m->auth_refused,
 		         (unsigned long long)m->sessions_created, sessions);
 	pthread_mutex_unlock(&m->lock);
+}
+
+bool mcpd_parse(struct json_object **out, const char *body, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new();
+	bool ok;
+
+	*out = NULL;
+	if (!tok || len >= INT32_MAX) {
+		json_tokener_free(tok);
+		return false;
+	}
+	/* Feed the terminating NUL too, so that a bare number is complete. */
+	*out = json_tokener_parse_ex(tok, body, (int)len + 1);
+	ok = json_tokener_get_error(tok) == json_tokener_success;
+	for (size_t i = json_tokener_get_parse_end(tok); ok && i < len; i++)
+		if (body[i] != ' ' && body[i] != '\n' && body[i] != '\r' && body[i] != '\t' && body[i] != '\0')
+			ok = false;
+	if (!ok) {
+		json_object_put(*out);
+		*out = NULL;
+	}
+	json_tokener_free(tok);
+	return ok;
 }
 
 bool mcpd_is_loopback(const char *host)

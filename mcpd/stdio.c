@@ -33,7 +33,6 @@ int stdio_serve(struct mcpd *d)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	while (!d->stopping && !stop_signal && (n = getline(&line, &cap, stdin)) >= 0) {
-		struct json_tokener *tok;
 		struct json_object *msg;
 		char *reply = NULL;
 
@@ -44,18 +43,13 @@ int stdio_serve(struct mcpd *d)
 		if (n > (ssize_t)MCPD_MAX_BODY) {
 			reply = rpc_error(NULL, RPC_INVALID_REQUEST, "message larger than 4 MiB");
 		} else {
-			tok = json_tokener_new();
-			/* with the terminating NUL, so that a bare number is complete */
-			msg = json_tokener_parse_ex(tok, line, (int)n + 1);
-			if (json_tokener_get_error(tok) != json_tokener_success ||
-			    json_tokener_get_parse_end(tok) < (size_t)n)
+			if (!mcpd_parse(&msg, line, (size_t)n))
 				reply = rpc_error(NULL, RPC_PARSE_ERROR, "Parse error: the line is not one JSON value");
 			else if (json_object_is_type(msg, json_type_array))
 				reply = rpc_error(NULL, RPC_INVALID_REQUEST, "batches are not supported over stdio");
 			else
 				rpc_handle(d, &who, msg, &reply, version, sizeof(version));
 			json_object_put(msg);
-			json_tokener_free(tok);
 		}
 		if (reply) {
 			fputs(reply, stdout);
