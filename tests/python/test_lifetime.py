@@ -82,14 +82,16 @@ def test_handle_dropped_in_this_process(db_path, monkeypatch):
     real_close = homelab.Homelab.close
 
     def counting_close(self):
-        closed.append(self._ctx is not None)
+        closed.append((id(self), self._ctx is not None))
         real_close(self)
     monkeypatch.setattr(homelab.Homelab, "close", counting_close)
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    gc.collect()  # handles of earlier tests go first
     hl = homelab.Homelab(db_path)
+    mine = id(hl)
     del hl
     gc.collect()
-    assert closed == [True]
+    assert [(i, open_) for i, open_ in closed if i == mine] == [(mine, True)]
     assert unraisable == []
 
 
