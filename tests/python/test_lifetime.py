@@ -87,6 +87,7 @@ def test_handle_dropped_in_this_process(db_path, monkeypatch):
     monkeypatch.setattr(homelab.Homelab, "close", counting_close)
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     gc.collect()  # handles of earlier tests go first
+    closed.clear()
     hl = homelab.Homelab(db_path)
     mine = id(hl)
     del hl
