@@ -32,7 +32,7 @@ struct session {
 	char version[32];
 	char owner[80];           /* the token id that created it ("" without auth) */
 	bool legacy;              /* /sse session: replies go to its stream */
-	time_t last_seen;
+	_Atomic time_t last_seen; /* written by streams under s->lock, read by the idle scan under h->lock */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct msg *head, *tail;  /* legacy: replies waiting for the stream */

@@ -592,6 +592,32 @@ def test_sigterm_with_open_stream_stops_cleanly(start_daemon, demo_db):
         c.close()
 
 
+def test_new_sessions_while_streams_tick(start_daemon, demo_db):
+    """Streams stamp their session's last use at every keep-alive while new
+    sessions scan all sessions for idle ones (a data race TSan found in CI);
+    under TSan the daemon's exit status and stderr catch a report."""
+    d = start_daemon(db=demo_db, keepalive_s=1)
+    streams = []
+    try:
+        for _ in range(3):
+            s = H.Session(d.http())
+            c, r = _open_stream(d.http(), s.sid)
+            assert r.status == 200
+            streams.append((c, r))
+        deadline = time.monotonic() + 3.5
+        made = 0
+        while time.monotonic() < deadline:
+            for c, r in streams:
+                assert r.readline() != b"", "a stream ended early"
+            assert H.Session(d.http()).rpc("ping")["result"] == {}
+            made += 1
+        assert made >= 2
+    finally:
+        for c, _ in streams:
+            c.close()
+    d.stop_and_check(signal.SIGTERM)
+
+
 def test_db_from_environment(start_daemon, demo_db):
     d = start_daemon(db=None, env={"HOMELAB_DB_PATH": demo_db})
     s = H.Session(d.http())
