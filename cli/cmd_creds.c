@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -363,8 +362,6 @@ int cmd_creds(struct cli *c, int argc, char **argv)
 		{ "keygen", creds_keygen }, { "migrate", creds_migrate }, { "rotate-key", creds_rotate },
 	};
 
-	/* No core dump of a process that holds keys and passwords. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		if (!strcmp(argv[1], subs[i].name))
 			return subs[i].fn(c, argc - 2, argv + 2);

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 const struct cli_group cli_groups[] = {
@@ -160,6 +161,10 @@ int main(int argc, char **argv)
 	struct cli c = { 0 };
 	int i, rc;
 
+	/* Any command may hold a key, a password (creds get, tools call
+	 * homelab_get_credentials, the shell) or a new token: no core dump,
+	 * and no ptrace by other processes of the same user. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--db") || !strncmp(a, "--db=", 5)) {

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -303,6 +304,36 @@ def test_read_only_directory_mount(ro_copy):
     rc, out, err = _run(_as_nobody(), ro_copy, "--json", "services", "list")
     assert rc == 0, err
     assert json.loads(out)["count"] == 3
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the CLI as another user")
+def test_cli_is_not_dumpable(ro_copy):
+    """Any command may hold a key or a password (creds get, tools call, the
+    shell): no core dump, no ptrace by its own user. The kernel shows this by
+    giving /proc/PID to root."""
+    p = subprocess.Popen(_as_nobody() + [HOMELAB, "--db", ro_copy, "shell"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        owner, deadline = None, time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open(f"/proc/{p.pid}/comm") as f:
+                comm = f.read().strip()
+            if comm == "homelab":
+                owner = os.stat(f"/proc/{p.pid}/environ").st_uid
+                if owner == 0:
+                    break
+            time.sleep(0.01)
+        with open(f"/proc/{p.pid}/status") as f:
+            uid = next(line for line in f if line.startswith("Uid:"))
+        assert uid.split()[1:] == ["65534"] * 4, uid
+        assert owner == 0, f"/proc/{p.pid}/environ of the shell belongs to uid {owner}"
+        out, err = p.communicate(b"vms show harbor\nexit\n", timeout=30)
+        assert p.returncode == 0, err
+        assert b"harbor" in out
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def test_corrupt_and_foreign_files(tmp_path):

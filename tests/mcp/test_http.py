@@ -1,9 +1,12 @@
 """homelab-mcpd over Streamable HTTP at /mcp, spoken raw with http.client."""
 import json
 import os
+import pathlib
 import re
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 
@@ -616,6 +619,33 @@ def test_new_sessions_while_streams_tick(start_daemon, demo_db):
         for c, _ in streams:
             c.close()
     d.stop_and_check(signal.SIGTERM)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the daemon as another user")
+def test_daemon_is_not_dumpable(demo_db):
+    """It holds the vault key and returns passwords: no core dump, no ptrace by
+    its own user. The kernel shows this by giving /proc/PID to root."""
+    work = pathlib.Path(tempfile.mkdtemp(prefix="hl-nobody-"))  # pytest's tmp_path is root's alone
+    shutil.copy(demo_db, work / "demo.db")
+    for p in (work, work / "demo.db"):
+        os.chown(p, 65534, 65534)
+    try:
+        d = H.Daemon(work, db=work / "demo.db", prefix=["setpriv", "--reuid=65534", "--regid=65534",
+                                                        "--clear-groups"])
+    except BaseException:
+        shutil.rmtree(work)
+        raise
+    try:
+        with open(f"/proc/{d.proc.pid}/status") as f:
+            uid = next(line for line in f if line.startswith("Uid:"))
+        assert uid.split()[1:] == ["65534"] * 4, uid
+        assert os.stat(f"/proc/{d.proc.pid}/environ").st_uid == 0
+        assert H.tool_ok(H.Session(d.http()).call("homelab_list_vms"))["count"] == 3
+    finally:
+        try:
+            d.stop_and_check()
+        finally:
+            shutil.rmtree(work)
 
 
 def test_db_from_environment(start_daemon, demo_db):
