@@ -47,9 +47,10 @@ struct http {
 	const struct mcpd_http_options *o;
 	struct mg_context *mg;
 	int port;
-	pthread_mutex_t lock;     /* sessions */
+	pthread_mutex_t lock;     /* sessions and streams */
 	struct session *sessions;
 	int nsessions;
+	int streams, max_streams; /* open event streams; each holds a worker thread */
 };
 
 /* ------------------------------------------------------------ replies --- */
@@ -246,14 +247,38 @@ static bool session_push(struct session *s, char *text)
 	return ok;
 }
 
-int http_session_count(struct http *h)
+
+/* A stream holds its worker thread until the client leaves: keep a quarter
+ * of the workers (at least 2) for requests, or a few idle clients could
+ * lock everyone out. false: answer 503 instead. */
+static bool stream_enter(struct http *h)
 {
-	int n;
+	bool ok;
 
 	pthread_mutex_lock(&h->lock);
-	n = h->nsessions;
+	ok = h->streams < h->max_streams;
+	if (ok)
+		h->streams++;
 	pthread_mutex_unlock(&h->lock);
-	return n;
+	return ok;
+}
+
+static void stream_leave(struct http *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->streams--;
+	pthread_mutex_unlock(&h->lock);
+}
+
+static int send_busy(struct mg_connection *c, struct http *h)
+{
+	static const char *const hdr[] = { "Retry-After", "30", NULL };
+	char text[200];
+
+	snprintf(text, sizeof(text),
+	         "too many open event streams (%d): each holds one of the %d worker threads (start with --threads)\n",
+	         h->max_streams, h->o->threads);
+	return send_reply(c, h, 503, "text/plain; charset=utf-8", text, hdr);
 }
 
 /* --------------------------------------------------- origin and auth --- */
@@ -667,9 +692,14 @@ static int mcp_get(struct mg_connection *c, struct http *h, const struct caller 
 		return send_text(c, h, 406, "Not Acceptable: GET /mcp serves text/event-stream\n");
 	if (!(s = request_session(c, h, who, &rc)))
 		return rc;
+	if (!stream_enter(h)) {
+		session_unref(s);
+		return send_busy(c, h);
+	}
 	sse_headers(c, h, NULL, 200);
 	sse_write(c, ": stream open\n\n");
 	sse_loop(c, h, s);
+	stream_leave(h);
 	session_unref(s);
 	return 200;
 }
@@ -739,14 +769,21 @@ static int on_sse(struct mg_connection *c, void *data)
 		caller_done(&who);
 		return send_text(c, h, 405, "Method Not Allowed\n");
 	}
+	if (!stream_enter(h)) {
+		caller_done(&who);
+		return send_busy(c, h);
+	}
 	s = session_new(h, true, MCPD_LEGACY_PROTOCOL, owner_of(&who));
 	caller_done(&who);
-	if (!s)
+	if (!s) {
+		stream_leave(h);
 		return send_text(c, h, 503, "cannot create a session\n");
+	}
 	sse_headers(c, h, NULL, 200);
 	snprintf(endpoint, sizeof(endpoint), "event: endpoint\ndata: /messages?session_id=%s\n\n", s->id);
 	if (sse_write(c, endpoint))
 		sse_loop(c, h, s);
+	stream_leave(h);
 	session_remove(h, s);
 	session_unref(s);
 	return 200;
@@ -812,8 +849,13 @@ static int on_metrics(struct mg_connection *c, void *data)
 {
 	struct http *h = data;
 	char buf[4096];
+	int sessions, streams;
 
-	metrics_text(&h->d->metrics, buf, sizeof(buf), http_session_count(h));
+	pthread_mutex_lock(&h->lock);
+	sessions = h->nsessions;
+	streams = h->streams;
+	pthread_mutex_unlock(&h->lock);
+	metrics_text(&h->d->metrics, buf, sizeof(buf), sessions, streams, h->max_streams);
 	return send_reply(c, h, 200, "text/plain; version=0.0.4; charset=utf-8", buf, NULL);
 }
 
@@ -840,6 +882,7 @@ struct http *http_start(struct mcpd *d, const struct mcpd_http_options *o, char 
 	}
 	h->d = d;
 	h->o = o;
+	h->max_streams = o->threads - (o->threads / 4 > 2 ? o->threads / 4 : 2);
 	pthread_mutex_init(&h->lock, NULL);
 	snprintf(listen, sizeof(listen), strchr(o->host, ':') ? "[%s]:%d" : "%s:%d", o->host, o->port);
 	snprintf(threads, sizeof(threads), "%d", o->threads);

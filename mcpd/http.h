@@ -20,7 +20,6 @@ struct http;
 /* Start serving; NULL with a message in err when it cannot listen. */
 struct http *http_start(struct mcpd *d, const struct mcpd_http_options *o, char *err, size_t err_len);
 int http_port(const struct http *h);
-int http_session_count(struct http *h);
 /* Stop serving, end every stream and session, free everything. */
 void http_stop(struct http *h);
 

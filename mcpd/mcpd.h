@@ -103,6 +103,6 @@ bool mcpd_is_loopback(const char *host);
 
 /* Metrics */
 void metrics_count(struct metrics *m, uint64_t *counter);
-void metrics_text(struct metrics *m, char *buf, size_t len, int sessions);
+void metrics_text(struct metrics *m, char *buf, size_t len, int sessions, int streams, int max_streams);
 
 #endif

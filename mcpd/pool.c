@@ -52,7 +52,7 @@ void metrics_count(struct metrics *m, uint64_t *counter)
 	pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_text(struct metrics *m, char *buf, size_t len, int sessions)
+void metrics_text(struct metrics *m, char *buf, size_t len, int sessions, int streams, int max_streams)
 {
 	static const char *const classes[] = { "1xx", "2xx", "3xx", "4xx", "5xx", "other" };
 	size_t used = 0;
@@ -81,10 +81,16 @@ void metrics_text(struct metrics *m, char *buf, size_t len, int sessions)
 		         "homelab_mcpd_sessions_created_total %llu\n"
 		         "# HELP homelab_mcpd_sessions Open MCP sessions.\n"
 		         "# TYPE homelab_mcpd_sessions gauge\n"
-		         "homelab_mcpd_sessions %d\n",
+		         "homelab_mcpd_sessions %d\n"
+		         "# HELP homelab_mcpd_streams Open event streams (each holds a worker thread).\n"
+		         "# TYPE homelab_mcpd_streams gauge\n"
+		         "homelab_mcpd_streams %d\n"
+		         "# HELP homelab_mcpd_streams_max Event streams allowed at once (--threads less those kept for requests).\n"
+		         "# TYPE homelab_mcpd_streams_max gauge\n"
+		         "homelab_mcpd_streams_max %d\n",
 		         (unsigned long long)m->rpc_requests, (unsigned long long)m->tool_calls_ok,
 		         (unsigned long long)m->tool_calls_error, (unsigned long long)m->auth_refused,
-		         (unsigned long long)m->sessions_created, sessions);
+		         (unsigned long long)m->sessions_created, sessions, streams, max_streams);
 	pthread_mutex_unlock(&m->lock);
 }
 

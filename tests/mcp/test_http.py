@@ -595,6 +595,48 @@ def test_sigterm_with_open_stream_stops_cleanly(start_daemon, demo_db):
         c.close()
 
 
+def test_streams_leave_workers_for_requests(start_daemon, demo_db):
+    """Each open stream holds a worker thread: with --threads 6, 4 streams may
+    be open (2 workers stay for requests); the next GET or /sse is 503 with
+    Retry-After, requests still answer, and a closed stream frees its slot."""
+    d = start_daemon(db=demo_db, keepalive_s=1, args=["--threads", "6"])
+    http = d.http()
+    s = H.Session(http)
+    streams = []
+    try:
+        for _ in range(4):
+            c, r = _open_stream(http, s.sid)
+            assert r.status == 200
+            assert r.readline().startswith(b": stream open")
+            streams.append(c)
+        body = http.request("GET", "/metrics").body
+        assert _metric(body, "homelab_mcpd_streams") == 4
+        assert _metric(body, "homelab_mcpd_streams_max") == 4
+        c, r = _open_stream(http, s.sid)
+        assert r.status == 503
+        assert r.getheader("Retry-After") == "30"
+        assert "too many open event streams (4)" in r.read().decode()
+        c.close()
+        r = http.request("GET", "/sse", headers={"Accept": "text/event-stream"})
+        assert r.status == 503, r
+        # requests are still served while every stream slot is taken
+        for _ in range(3):
+            assert s.rpc("ping")["result"] == {}
+        assert H.tool_ok(s.call("homelab_list_hosts"))["count"] == 1
+        streams.pop().close()
+        deadline = time.monotonic() + 10
+        while _metric(http.request("GET", "/metrics").body, "homelab_mcpd_streams") > 3:
+            assert time.monotonic() < deadline, "a closed stream kept its slot"
+            time.sleep(0.1)
+        c, r = _open_stream(http, s.sid)
+        assert r.status == 200
+        streams.append(c)
+    finally:
+        for c in streams:
+            c.close()
+    d.stop_and_check(signal.SIGTERM)
+
+
 def test_new_sessions_while_streams_tick(start_daemon, demo_db):
     """Streams stamp their session's last use at every keep-alive while new
     sessions scan all sessions for idle ones (a data race TSan found in CI);
