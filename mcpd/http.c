@@ -333,15 +333,37 @@ static bool origin_ok(struct mg_connection *c, struct http *h, char *why, size_t
 	return true;
 }
 
-/* Fill who; 0 to go on, or the HTTP status already sent (401). */
+/* Audit a refused authentication (best effort: the refusal stands either
+ * way), give ctx back and answer status with msg. */
+static int refuse(struct mg_connection *c, struct http *h, hl_ctx *ctx, const struct caller *who, int status,
+                  const char *msg)
+{
+	static const char *const hdr[] = { "WWW-Authenticate", "Bearer realm=\"homelab\"", NULL };
+	hl_audit_event ev = HL_AUDIT_EVENT_INIT;
+	char text[320];
+
+	ev.action = "auth_refused";
+	ev.result = "refused";
+	ev.principal = "mcp";
+	ev.client_addr = who->addr;
+	ev.details = msg;
+	hl_audit_record(ctx, &ev);
+	pool_put(&h->d->pool, ctx);
+	metrics_count(&h->d->metrics, &h->d->metrics.auth_refused);
+	snprintf(text, sizeof(text), "%s\n", msg);
+	return send_reply(c, h, status, "text/plain; charset=utf-8", text, status == 401 ? hdr : NULL);
+}
+
+/* Fill who; 0 to go on, or the HTTP status already sent (401, 403). */
 static int authenticate(struct mg_connection *c, struct http *h, struct caller *who)
 {
+	static const char *const forwarded[] = { "Forwarded", "X-Forwarded-For", "X-Real-IP" };
 	const struct mg_request_info *ri = mg_get_request_info(c);
 	const char *auth = mg_get_header(c, "Authorization");
 	int64_t ntokens = 0;
 	hl_token *tok = NULL;
 	hl_ctx *ctx;
-	int err;
+	char msg[300];
 
 	memset(who, 0, sizeof(*who));
 	snprintf(who->addr, sizeof(who->addr), "%s", ri->remote_addr);
@@ -349,31 +371,25 @@ static int authenticate(struct mg_connection *c, struct http *h, struct caller *
 	if (!(ctx = pool_get(&h->d->pool)))
 		return send_text(c, h, 503, "the inventory database cannot be opened\n");
 	if (hl_token_count(ctx, &ntokens) < 0 || ntokens == 0) {
-		/* no tokens: open on loopback (main() refuses other addresses) */
+		/* No tokens: open to local clients (main() refuses other listening
+		 * addresses). A reverse proxy on this machine makes every client
+		 * look local: refuse what it forwards. */
+		for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+			if (mg_get_header(c, forwarded[i])) {
+				snprintf(msg, sizeof(msg),
+				         "this request came through a proxy (%s header); without API tokens the daemon serves "
+				         "only local clients: create one with homelab tokens create NAME --scope inventory:read",
+				         forwarded[i]);
+				return refuse(c, h, ctx, who, 403, msg);
+			}
 		pool_put(&h->d->pool, ctx);
 		return 0;
 	}
-	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
-		err = HL_EAUTH;
-		hl_error_set(HL_EAUTH, HL_ERROR_INVALID, "a bearer token is required");
-	} else {
-		err = hl_token_verify(&tok, ctx, auth + 7);
-	}
-	if (err < 0) {
-		static const char *const hdr[] = { "WWW-Authenticate", "Bearer realm=\"homelab\"", NULL };
-		hl_audit_event ev = HL_AUDIT_EVENT_INIT;
-		char msg[300];
+	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+		return refuse(c, h, ctx, who, 401, "a bearer token is required");
+	if (hl_token_verify(&tok, ctx, auth + 7) < 0) {
 		snprintf(msg, sizeof(msg), "%s", hl_error_last()->message);
-		ev.action = "auth_refused";
-		ev.result = "refused";
-		ev.principal = "mcp";
-		ev.client_addr = who->addr;
-		ev.details = msg;
-		hl_audit_record(ctx, &ev); /* best effort: the refusal stands either way */
-		pool_put(&h->d->pool, ctx);
-		metrics_count(&h->d->metrics, &h->d->metrics.auth_refused);
-		strncat(msg, "\n", sizeof(msg) - strlen(msg) - 1);
-		return send_reply(c, h, 401, "text/plain; charset=utf-8", msg, hdr);
+		return refuse(c, h, ctx, who, 401, msg);
 	}
 	pool_put(&h->d->pool, ctx);
 	snprintf(who->principal, sizeof(who->principal), "%s", tok->name);

@@ -715,6 +715,31 @@ def test_port_option_beats_mcp_port(start_daemon, demo_db):
     assert d.http().request("GET", "/healthz").status == 200
 
 
+@pytest.mark.parametrize("header,value", [
+    ("X-Forwarded-For", "198.51.100.7"),
+    ("Forwarded", "for=198.51.100.7;proto=https"),
+    ("X-Real-IP", "198.51.100.7"),
+])
+def test_proxied_request_without_tokens_is_refused(start_daemon, tmp_path, header, value):
+    """Without tokens the daemon trusts local clients; a reverse proxy on this
+    machine would make every client local, so what it forwards is refused
+    (and audited), while the same request straight from loopback works."""
+    db = H.make_demo_db(tmp_path / "proxy.db")
+    d = start_daemon(db=db)
+    http = d.http()
+    r = http.post_mcp(H.init_body(), version=None, extra={header: value})
+    assert r.status == 403, r
+    assert f"came through a proxy ({header} header)" in r.body.decode(), r
+    assert "homelab tokens create" in r.body.decode(), r
+    r = http.request("GET", "/sse", headers={"Accept": "text/event-stream", header: value})
+    assert r.status == 403, r
+    assert http.post_mcp(H.init_body(), version=None).status == 200
+    rows = H.cli_json(db, "audit", "list", "--action", "auth_refused")["entries"]
+    assert len(rows) == 2, rows
+    assert all(row["client"] == "127.0.0.1" and header in row["details"] for row in rows), rows
+    assert _metric(http.request("GET", "/metrics").body, "homelab_mcpd_auth_refused_total") == 2
+
+
 def test_non_loopback_without_tokens_is_refused(demo_db, tmp_path):
     # 192.0.2.1 (TEST-NET-1) is never contacted: the daemon must refuse before binding.
     import subprocess
@@ -769,6 +794,13 @@ def auth_daemon(tmp_path_factory):
 
 def _bearer(tok):
     return {"Authorization": f"Bearer {tok}"}
+
+
+@needs_tokens
+def test_proxied_request_with_a_token_is_served(auth_daemon):
+    s = H.Session(auth_daemon.http(), extra={**_bearer(auth_daemon.tokens["reader"]),
+                                             "X-Forwarded-For": "198.51.100.7"})
+    assert H.tool_ok(s.call("homelab_list_hosts"))["count"] == 1
 
 
 @needs_tokens
