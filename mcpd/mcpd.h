@@ -97,6 +97,10 @@ int stdio_serve(struct mcpd *d);
  * error); *out may be NULL for the JSON value null. */
 bool mcpd_parse(struct json_object **out, const char *text, size_t len);
 
+/* Replace every byte of s that is not part of valid UTF-8 with '?': for
+ * messages that quote a header, or cut a quoted value at a buffer's end. */
+void mcpd_utf8_scrub(char *s);
+
 /* Is host "localhost" or a literal loopback address (127.0.0.0/8, ::1)?
  * Names are not resolved: "127.example.com" is not loopback. */
 bool mcpd_is_loopback(const char *host);

@@ -104,6 +104,9 @@ bool mcpd_parse(struct json_object **out, const char *body, size_t len)
 		json_tokener_free(tok);
 		return false;
 	}
+	/* JSON between systems is UTF-8 (RFC 8259): anything else is a parse
+	 * error here, so every string a tool sees is valid UTF-8. */
+	json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
 	/* Feed the terminating NUL too, so that a bare number is complete. */
 	*out = json_tokener_parse_ex(tok, body, (int)len + 1);
 	ok = json_tokener_get_error(tok) == json_tokener_success;
@@ -116,6 +119,35 @@ bool mcpd_parse(struct json_object **out, const char *body, size_t len)
 	}
 	json_tokener_free(tok);
 	return ok;
+}
+
+/* Length of the valid UTF-8 sequence at p (NUL-terminated), 0 if none. */
+static size_t utf8_seq(const unsigned char *p)
+{
+	size_t len = p[0] < 0x80 ? 1 : p[0] < 0xc2 ? 0 : p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : p[0] < 0xf5 ? 4 : 0;
+	unsigned cp = p[0] & (0xff >> (len + 1));
+
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0; /* cut short (the NUL stops here too) */
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0; /* overlong, past U+10FFFF, or a surrogate */
+	return len;
+}
+
+void mcpd_utf8_scrub(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		size_t len = utf8_seq(p);
+		if (len)
+			p += len;
+		else
+			*p++ = '?';
+	}
 }
 
 bool mcpd_is_loopback(const char *host)

@@ -47,7 +47,11 @@ static char *wrap_result(struct json_object *id, const char *result)
 char *rpc_error(struct json_object *id, int code, const char *message)
 {
 	struct json_object *o = json_object_new_object(), *e = json_object_new_object();
-	char *out;
+	char text[600], *out;
+
+	snprintf(text, sizeof(text), "%s", message);
+	mcpd_utf8_scrub(text);
+	message = text;
 
 	json_object_object_add(o, "jsonrpc", json_object_new_string("2.0"));
 	json_object_object_add(o, "id", id ? json_object_get(id) : NULL);
@@ -189,6 +193,7 @@ static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json
 	if (err < 0) {
 		/* a tool failure is a result the model can read and act on */
 		snprintf(msg, sizeof(msg), "%s", hl_error_last()->message);
+		mcpd_utf8_scrub(msg);
 		result = tool_result(msg, true);
 		metrics_count(&d->metrics, &d->metrics.tool_calls_error);
 	} else {

@@ -14,14 +14,16 @@
 static _Thread_local char tl_message[HL_ERRMSG_MAX];
 static _Thread_local hl_error tl_error = { "no error", HL_ERROR_NONE, HL_OK };
 
-/* Format the thread's message, on one line: a message that spans lines
- * confuses every front end. */
+/* Format the thread's message, on one line (a message that spans lines
+ * confuses every front end) and in valid UTF-8 (it goes into JSON: a value
+ * quoted from the input, or cut by the buffer's size, may not be). */
 static int set_error(int code, int klass, const char *fmt, va_list ap)
 {
 	vsnprintf(tl_message, sizeof(tl_message), fmt ? fmt : "", ap);
 	for (char *p = tl_message; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+	hl__utf8_scrub(tl_message);
 	tl_error.message = tl_message;
 	tl_error.klass = klass;
 	tl_error.code = code;

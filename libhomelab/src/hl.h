@@ -67,4 +67,10 @@ int hl_http__init(void);
 /* The local user name, for the audit log; never NULL (static or "unknown"). */
 const char *hl__local_user(void);
 
+/* Length of the valid UTF-8 sequence (not ASCII) at p, of at most n bytes;
+ * 0 if it is not one (overlong, surrogate, past U+10FFFF, cut short). */
+size_t hl__utf8_len(const unsigned char *p, size_t n);
+/* Replace every byte of s that is not part of valid UTF-8 with '?'. */
+void hl__utf8_scrub(char *s);
+
 #endif

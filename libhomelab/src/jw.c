@@ -65,31 +65,6 @@ void hl_jw__end_obj(hl_jw *w) { close_c(w, '}'); }
 void hl_jw__arr(hl_jw *w) { open_c(w, '['); }
 void hl_jw__end_arr(hl_jw *w) { close_c(w, ']'); }
 
-/* Length of a valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0];
-	size_t len;
-	unsigned cp;
-
-	if (c < 0xc2 || c > 0xf4)
-		return 0;
-	len = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-	if (len > n)
-		return 0;
-	cp = c & (0xff >> (len + 1));
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	/* no overlong forms, no surrogates, nothing past U+10FFFF */
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 static void escaped(hl_jw *w, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
@@ -105,7 +80,7 @@ static void escaped(hl_jw *w, const char *s, size_t n)
 		if (p == end)
 			break;
 		if (*p >= 0x80) {
-			size_t len = utf8_len(p, (size_t)(end - p));
+			size_t len = hl__utf8_len(p, (size_t)(end - p));
 			if (len) {
 				put(w, (const char *)p, len);
 				p += len;

@@ -258,6 +258,34 @@ def test_invalid_json_is_parse_error(session):
     assert session.rpc("ping")["result"] == {}
 
 
+def test_body_that_is_not_utf8_is_parse_error(session):
+    """JSON between systems is UTF-8 (RFC 8259): a string with other bytes is a
+    parse error, never passed on to a tool."""
+    body = b'{"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "homelab_get_vm", ' \
+           b'"arguments": {"name": "harb\xe9r"}}}'
+    r = session.post(body)
+    assert r.status in (200, 400), r
+    (msg,) = r.messages()
+    assert msg["error"]["code"] == -32700 and msg["id"] is None, msg
+    assert session.rpc("ping")["result"] == {}
+
+
+def test_messages_quoting_input_stay_utf8(session):
+    """A message that quotes the input and is cut to length, or quotes a header
+    in another encoding, is still valid UTF-8 (the client's JSON parser would
+    fail otherwise)."""
+    method = "x" + "\u00e9" * 150  # the 200-byte cut falls inside an e-acute
+    r = session.post({"jsonrpc": "2.0", "id": 6, "method": method})
+    text = r.body.decode("utf-8")  # strict: raises on a broken sequence
+    (msg,) = r.messages()
+    assert msg["error"]["code"] == -32601, msg
+    assert msg["error"]["message"] == "Method not found: x" + "\u00e9" * 99 + "?", text
+    r = session.post({"jsonrpc": "2.0", "id": 7, "method": "ping"}, version="2025-\u00e9")  # sent as Latin-1
+    assert r.status == 400, r
+    (msg,) = r.messages()
+    assert msg["error"]["message"] == "Bad Request: unsupported MCP-Protocol-Version 2025-?", msg
+
+
 def test_invalid_json_before_initialize_is_parse_error(http):
     r = http.post_mcp("not json at all", version=None)
     assert r.status in (200, 400), r

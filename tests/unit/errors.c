@@ -24,6 +24,37 @@ static void test_errors__set_and_clear(void **state)
 	assert_int_equal(hl_error_last()->code, HL_OK);
 }
 
+/* Messages go into JSON: they are valid UTF-8 whatever they quote, and
+ * wherever the buffer's end cuts them. */
+static void test_errors__message_is_utf8(void **state)
+{
+	char long_value[1100];
+	size_t n;
+
+	(void)state;
+	hl_error_set(HL_EINVALID, HL_ERROR_INVALID, "bad \xff\xfe, overlong \xc0\xaf, surrogate \xed\xa0\x80, "
+	             "cut \xe2\x82, kept \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	assert_string_equal(hl_error_last()->message, "bad ??, overlong ??, surrogate ???, cut ??, kept "
+	                    "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	/* a two-byte character cut in half by the message buffer */
+	memset(long_value, 'a', sizeof(long_value));
+	for (size_t i = 1000; i + 1 < sizeof(long_value); i += 2)
+		memcpy(long_value + i, "\xc3\xa9", 2);
+	long_value[sizeof(long_value) - 1] = '\0';
+	for (int shift = 0; shift < 2; shift++) {
+		const char *m;
+		hl_error_set(HL_ENOTFOUND, HL_ERROR_INVENTORY, "%s%s", shift ? "x" : "", long_value);
+		m = hl_error_last()->message;
+		n = strlen(m);
+		assert_int_equal(n, 1023);
+		for (size_t i = 1001; i + 1 < n; i++)
+			assert_true((unsigned char)m[i] >= 0x80);
+		/* unshifted, the buffer ends on the first half of an e-acute */
+		assert_true(shift ? (unsigned char)m[n - 1] == 0xa9 : m[n - 1] == '?');
+	}
+	hl_error_clear();
+}
+
 static void test_errors__strerror_and_names(void **state)
 {
 	(void)state;
@@ -82,6 +113,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errors__no_error_at_start),
 		cmocka_unit_test(test_errors__set_and_clear),
+		cmocka_unit_test(test_errors__message_is_utf8),
 		cmocka_unit_test(test_errors__strerror_and_names),
 		cmocka_unit_test(test_errors__per_thread),
 		cmocka_unit_test(test_buf__set_and_dispose),

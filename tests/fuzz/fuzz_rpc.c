@@ -1,0 +1,123 @@
+/*
+ * fuzz_rpc.c: what an MCP client sends homelab-mcpd (an HTTP body or a stdio
+ * line), through the daemon's own parser and JSON-RPC handler, against the
+ * demo inventory. Properties: a request (an object with an id) gets exactly
+ * one reply, a notification none; every reply is one JSON object in valid
+ * UTF-8 with "jsonrpc":"2.0" and either a result or an error.
+ */
+#include "mcpd.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct mcpd daemon_state;
+static char db_path[256];
+
+static void remove_db(void)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char p[300];
+
+	pool_destroy(&daemon_state.pool);
+	free(daemon_state.tools_list_all);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s%s", db_path, suffix[i]);
+		unlink(p);
+	}
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	hl_ctx_options opts = HL_CTX_OPTIONS_INIT;
+	const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	hl_ctx *ctx;
+
+	(void)argc;
+	(void)argv;
+	snprintf(db_path, sizeof(db_path), "%s/homelab-fuzz-rpc-%ld.db", dir, (long)getpid());
+	opts.db_path = db_path;
+	if (hl_ctx_open(&ctx, &opts) < 0 || hl_inventory_load_demo(ctx) < 0) {
+		fprintf(stderr, "fuzz_rpc: cannot create %s: %s\n", db_path, hl_error_last()->message);
+		abort();
+	}
+	hl_ctx_free(ctx);
+	pthread_mutex_init(&daemon_state.pool.lock, NULL);
+	pthread_mutex_init(&daemon_state.metrics.lock, NULL);
+	daemon_state.pool.db_path = db_path;
+	if (!(daemon_state.tools_list_all = rpc_tools_list(NULL)))
+		abort();
+	atexit(remove_db);
+	return 0;
+}
+
+static bool valid_utf8(const unsigned char *s)
+{
+	while (*s) {
+		unsigned c = *s++, n, min, cp;
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, min = 0x80, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, min = 0x800, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, min = 0x10000, cp = c & 0x07;
+		else
+			return false;
+		for (unsigned i = 0; i < n; i++, s++) {
+			if ((*s & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (*s & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+	}
+	return true;
+}
+
+static void check_reply(const char *reply)
+{
+	struct json_object *o = NULL, *v;
+	bool ok;
+
+	if (!valid_utf8((const unsigned char *)reply) || !mcpd_parse(&o, reply, strlen(reply)))
+		abort();
+	ok = json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "jsonrpc", &v) &&
+	     !strcmp(json_object_get_string(v), "2.0") &&
+	     (json_object_object_get_ex(o, "result", NULL) != json_object_object_get_ex(o, "error", NULL));
+	json_object_put(o);
+	if (!ok)
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct caller who = { .principal = "fuzz", .addr = "127.0.0.1", .legacy_ok = true };
+	struct json_object *msg = NULL, *id;
+	char version[32] = "2025-03-26", *text, *reply = NULL;
+	bool request;
+
+	if (size > 64 * 1024 || !(text = malloc(size + 1)))
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (mcpd_parse(&msg, text, size)) {
+		request = json_object_is_type(msg, json_type_object) && json_object_object_get_ex(msg, "id", &id) &&
+		          json_object_object_get_ex(msg, "method", NULL);
+		rpc_handle(&daemon_state, &who, msg, &reply, version, sizeof(version));
+		if (request && !reply)
+			abort();
+		if (reply)
+			check_reply(reply);
+		free(reply);
+		json_object_put(msg);
+	}
+	free(text);
+	return 0;
+}
