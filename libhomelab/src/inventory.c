@@ -64,7 +64,9 @@ int hl_inv__check_text(const char *s, size_t max, const char *what)
 	return 0;
 }
 
-/* Look up an id by digits-as-id-first, then by name. */
+/* Look up an id by digits-as-id-first, then by name: case-insensitively,
+ * and where a database from before the names were unique holds "harbor"
+ * and "Harbor", the exact spelling wins. */
 static int resolve(hl_ctx *ctx, const char *ref, int64_t *out, const char *by_id, const char *by_name,
                    const char *what)
 {
@@ -105,14 +107,16 @@ static int resolve(hl_ctx *ctx, const char *ref, int64_t *out, const char *by_id
 int hl_inv__host_id(hl_ctx *ctx, const char *ref, int64_t *out)
 {
 	return resolve(ctx, ref, out, "SELECT id FROM proxmox_hosts WHERE id = ?1",
-	               "SELECT id FROM proxmox_hosts WHERE node_name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1",
+	               "SELECT id FROM proxmox_hosts WHERE node_name = ?1 COLLATE NOCASE "
+	               "ORDER BY node_name <> ?1, id LIMIT 1",
 	               "host");
 }
 
 int hl_inv__vm_id(hl_ctx *ctx, const char *ref, int64_t *out)
 {
 	return resolve(ctx, ref, out, "SELECT vm_id FROM virtual_machines WHERE vm_id = ?1",
-	               "SELECT vm_id FROM virtual_machines WHERE name = ?1 COLLATE NOCASE ORDER BY vm_id LIMIT 1",
+	               "SELECT vm_id FROM virtual_machines WHERE name = ?1 COLLATE NOCASE "
+	               "ORDER BY name <> ?1, vm_id LIMIT 1",
 	               "vm");
 }
 

@@ -88,7 +88,7 @@ static int service_id(hl_ctx *ctx, const char *ref, int64_t *out)
 		}
 	}
 	if ((err = hl_db__stmt(ctx, &st, "SELECT rowid FROM services WHERE service_name = ?1 COLLATE NOCASE "
-	                                    "ORDER BY rowid LIMIT 1")) < 0)
+	                                    "ORDER BY service_name <> ?1, rowid LIMIT 1")) < 0)
 		return err;
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);

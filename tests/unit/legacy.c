@@ -295,6 +295,104 @@ static void test_legacy__opens_and_migrates_without_loss(void **state)
 	                                      "ORDER BY rowid)"), "2130706945,2130707044,2130707045,2130706994");
 }
 
+/*
+ * Rows no schema of ours would admit, as another program (or an old bug) may
+ * have left them in the Python server's database: names differing only in
+ * case, bytes that are not UTF-8, wrong types, dangling references, values
+ * outside every enum, a 5000-character name, duplicate and unparsable IPs.
+ * Every read tool answers each of them with a result that matches its output
+ * schema and is valid UTF-8, or with a clear error; nothing crashes.
+ */
+static const char hostile_rows[] =
+	"INSERT INTO proxmox_hosts (node_name, ip_address) VALUES ('PVE1', '999.1.1.1');"
+	"INSERT INTO proxmox_hosts (node_name, ip_address) VALUES (CAST(X'626164FF' AS TEXT), 12345);"
+	"INSERT INTO virtual_machines VALUES (200, 'Whisper', 'not-an-ip', 'zombie', 77);"
+	"INSERT INTO virtual_machines VALUES (201, CAST(X'C328' AS TEXT), 42, CAST(X'FF' AS TEXT), 'x');"
+	"INSERT INTO virtual_machines VALUES (202, '', NULL, NULL, NULL);"
+	"INSERT INTO virtual_machines VALUES (203, replace(hex(zeroblob(2500)), '00', 'xy'), '127.0.2.203', "
+	"  'running', 1);"
+	"INSERT INTO services VALUES ('OLLAMA', 'ftp://127.0.2.1', 'abc', 'gopher', 'no-slash', 999);"
+	"INSERT INTO services VALUES ('neg', 'http://127.0.2.1:1', -5, 'http', '/h', 200);"
+	"INSERT INTO services VALUES (CAST(X'E282' AS TEXT), NULL, 99999, NULL, NULL, 'x');"
+	"INSERT INTO network_config VALUES ('garbage', 'h', 'Whisper', 'vm');"
+	"INSERT INTO network_config VALUES ('127.0.2.100', 'dup', 'x', 'static');"
+	"INSERT INTO network_config VALUES (2130706945, NULL, NULL, NULL);"
+	"INSERT INTO credentials VALUES ('vm', 200, 'u', 'not-a-token', NULL, 'password');"
+	"INSERT INTO credentials VALUES ('alien', 5, 'u', 'gAAAA', NULL, 'password');";
+
+static bool utf8_json(const char *text)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+	bool ok;
+
+	json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, text, (int)strlen(text) + 1);
+	ok = o && json_tokener_get_error(tok) == json_tokener_success;
+	json_object_put(o);
+	json_tokener_free(tok);
+	return ok;
+}
+
+static void test_legacy__hostile_content(void **state)
+{
+	static const char *const calls[][2] = {
+		{ "homelab_list_vms", NULL }, { "homelab_list_vms", "{\"status\":\"running\"}" },
+		{ "homelab_list_vms", "{\"host\":\"pve1\"}" }, { "homelab_list_vms", "{\"host\":\"PVE1\"}" },
+		{ "homelab_get_vm", "{\"name\":\"whisper\"}" }, { "homelab_get_vm", "{\"name\":\"Whisper\"}" },
+		{ "homelab_get_vm", "{\"vm_id\":201}" }, { "homelab_get_vm", "{\"vm_id\":203}" },
+		{ "homelab_list_hosts", NULL }, { "homelab_get_host", "{\"name\":\"PVE1\"}" },
+		{ "homelab_get_host", "{\"host_id\":4}" }, { "homelab_list_services", NULL },
+		{ "homelab_list_services", "{\"vm_id\":200}" }, { "homelab_get_service", "{\"name\":\"OLLAMA\"}" },
+		{ "homelab_check_service_health", "{\"name\":\"OLLAMA\"}" }, { "homelab_lookup_ip", "{\"ip\":\"127.0.2.100\"}" },
+		{ "homelab_lookup_ip", "{\"ip\":\"127.0.0.1\"}" }, { "homelab_list_ips", NULL },
+		{ "homelab_list_ips", "{\"subnet\":\"127.0.2.0/24\"}" }, { "homelab_get_credentials", "{\"target\":\"vm:Whisper\"}" },
+		{ "homelab_audit_list", NULL }, { "homelab_audit_verify", NULL },
+	};
+	const char *path = make_legacy("hostile.db");
+	hl_ctx *ctx;
+	struct json_object *o;
+
+	(void)state;
+	tu_sql(path, hostile_rows);
+	assert_non_null(ctx = tu_open(path));
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		hl_buf out = HL_BUF_INIT;
+		int rc = tu_call(&out, ctx, calls[i][0], calls[i][1]);
+		if (rc == 0) {
+			tu_check_output(calls[i][0], out.ptr);
+			if (!utf8_json(out.ptr))
+				fail_msg("%s(%s): the result is not UTF-8 JSON: %s", calls[i][0], calls[i][1], out.ptr);
+		} else {
+			const char *msg = hl_error_last()->message;
+			char quoted[1100];
+			snprintf(quoted, sizeof(quoted), "\"%s\"", msg);
+			if (rc == HL_ENOMEM || !*msg || !utf8_json(quoted))
+				fail_msg("%s(%s): %s, message '%s'", calls[i][0], calls[i][1], hl_error_name(rc), msg);
+		}
+		hl_buf_dispose(&out);
+	}
+	/* where names differ only in case, the exact spelling wins */
+	o = tu_call_ok(ctx, "homelab_get_vm", "{\"name\":\"Whisper\"}");
+	assert_string_equal(tu_jstr(o, "vm_id"), "200");
+	json_object_put(o);
+	o = tu_call_ok(ctx, "homelab_get_vm", "{\"name\":\"whisper\"}");
+	assert_string_equal(tu_jstr(o, "vm_id"), "101");
+	json_object_put(o);
+	o = tu_call_ok(ctx, "homelab_get_host", "{\"name\":\"PVE1\"}");
+	assert_string_equal(tu_jstr(o, "ip_address"), "999.1.1.1");
+	json_object_put(o);
+	o = tu_call_ok(ctx, "homelab_get_service", "{\"name\":\"OLLAMA\"}");
+	assert_string_equal(tu_jstr(o, "protocol"), "gopher");
+	json_object_put(o);
+	/* bytes that are not UTF-8 come out as U+FFFD, the rest of the value kept */
+	o = tu_call_ok(ctx, "homelab_get_vm", "{\"vm_id\":201}");
+	assert_string_equal(tu_jstr(o, "name"), "\xef\xbf\xbd(");
+	assert_string_equal(tu_jstr(o, "status"), "\xef\xbf\xbd");
+	json_object_put(o);
+	hl_ctx_free(ctx);
+}
+
 static void test_legacy__no_migrate(void **state)
 {
 	const char *path = make_legacy("nomigrate.db");
@@ -497,6 +595,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_legacy__opens_and_migrates_without_loss),
+		cmocka_unit_test(test_legacy__hostile_content),
 		cmocka_unit_test(test_legacy__no_migrate),
 		cmocka_unit_test(test_legacy__readonly_file),
 		cmocka_unit_test(test_legacy__readonly_flag),
