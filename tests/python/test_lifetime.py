@@ -1,5 +1,6 @@
 """close(), the context manager, __del__, and sharing a handle between threads."""
 import gc
+import os
 import subprocess
 import sys
 import threading
@@ -23,6 +24,21 @@ def test_close_twice_and_closed_raises(db_path):
                    lambda: hl.validate("homelab_list_vms"), lambda: hl.__enter__()):
         with pytest.raises(homelab.ClosedError, match="^the Homelab handle is closed$"):
             action()
+
+
+def test_file_names_that_are_not_utf8(tmp_path):
+    """A database path is whatever the OS allows: str with surrogate escapes,
+    bytes, or a Path, and db_path gives back the same str."""
+    name = os.fsdecode(b"lab-\xe9.db")  # Latin-1 e-acute: not UTF-8
+    path = os.path.join(str(tmp_path), name)
+    with homelab.Homelab(path) as hl:
+        hl.load_demo()
+        assert hl.db_path == path
+    assert os.path.exists(os.fsencode(path))
+    with homelab.Homelab(os.fsencode(path)) as hl:
+        assert hl.list_vms()["count"] == 3
+    with homelab.Homelab(tmp_path / name) as hl:
+        assert hl.db_path == path
 
 
 def test_context_manager_closes(db_path):

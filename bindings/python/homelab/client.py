@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import enum
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
@@ -370,7 +371,7 @@ class Homelab:
         """The database file in use."""
         ctx = self._enter()
         try:
-            return _lib.load().hl_ctx_db_path(ctx).decode()
+            return os.fsdecode(_lib.load().hl_ctx_db_path(ctx))
         finally:
             self._leave()
 
@@ -493,9 +494,7 @@ _RESERVED = frozenset(dir(Homelab)) | {"progress", "arguments"}
 
 
 def _fspath(p: Any) -> bytes:
-    import os
-    s = os.fspath(p)
-    return s if isinstance(s, bytes) else s.encode()
+    return os.fsencode(p)  # any file name the OS allows, not only UTF-8 ones
 
 
 def _encode_args(arguments: Optional[Mapping[str, Any]], kwargs: Mapping[str, Any]) -> bytes:
