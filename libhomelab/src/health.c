@@ -97,9 +97,8 @@ static int probe_url(hl_buf *out, hl_ctx *ctx, const hl_service *s)
 	return hl_buf__puts(out, ep);
 }
 
-int hl_health_check(hl_health **out, hl_ctx *ctx, const char *service, int timeout_ms)
+int hl_health__probe(hl_health **out, hl_ctx *ctx, const hl_service *s, int timeout_ms)
 {
-	hl_service *s = NULL;
 	hl_health *h = NULL;
 	hl_buf url = HL_BUF_INIT;
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -109,13 +108,8 @@ int hl_health_check(hl_health **out, hl_ctx *ctx, const char *service, int timeo
 	double total = 0;
 	int err;
 
-	if (!out || !ctx)
-		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_health_check: out and ctx are required");
 	*out = NULL;
-	if (timeout_ms < 0)
-		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "timeout_ms: %d is negative", timeout_ms);
-	if ((err = hl_http__init()) < 0 || (err = hl_service_lookup(&s, ctx, service)) < 0 ||
-	    (err = probe_url(&url, ctx, s)) < 0)
+	if ((err = hl_http__init()) < 0 || (err = probe_url(&url, ctx, s)) < 0)
 		goto out;
 	if (!(h = hl__calloc(1, sizeof(*h))) || !(h->service = hl__strdup(s->name)) ||
 	    !(h->url = hl__strdup(url.ptr))) {
@@ -159,11 +153,27 @@ int hl_health_check(hl_health **out, hl_ctx *ctx, const char *service, int timeo
 	}
 out:
 	curl_easy_cleanup(curl);
-	hl_service_free(s);
 	hl_buf_dispose(&url);
 	if (err < 0)
 		hl_health_free(h);
 	else
 		*out = h;
+	return err;
+}
+
+int hl_health_check(hl_health **out, hl_ctx *ctx, const char *service, int timeout_ms)
+{
+	hl_service *s = NULL;
+	int err;
+
+	if (!out || !ctx)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_health_check: out and ctx are required");
+	*out = NULL;
+	if (timeout_ms < 0)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "timeout_ms: %d is negative", timeout_ms);
+	if ((err = hl_service_lookup(&s, ctx, service)) < 0)
+		return err;
+	err = hl_health__probe(out, ctx, s, timeout_ms);
+	hl_service_free(s);
 	return err;
 }

@@ -44,4 +44,8 @@ int hl_inv__push(void ***items, size_t *count, size_t *cap, void *item);
 int hl_vm__load_id(hl_vm **out, hl_ctx *ctx, int64_t vm_id);
 int hl_host__load_id(hl_host **out, hl_ctx *ctx, int64_t id);
 
+/* Probe one service (hl_health_check without the lookup); timeout_ms >= 0.
+ * HL_EINVALID when it has no URL to probe. */
+int hl_health__probe(hl_health **out, hl_ctx *ctx, const hl_service *s, int timeout_ms);
+
 #endif

@@ -277,6 +277,101 @@ static void test_health__tool(void **state)
 	                "service 'nope' not found");
 }
 
+struct progress_log {
+	int calls, stop_at;
+	double completed[8], total[8];
+	char messages[512];
+};
+
+static int record_progress(const hl_progress *p, void *payload)
+{
+	struct progress_log *log = payload;
+
+	if (log->calls < 8) {
+		log->completed[log->calls] = p->completed;
+		log->total[log->calls] = p->total;
+	}
+	log->calls++;
+	strncat(log->messages, p->message ? p->message : "(null)", sizeof(log->messages) - strlen(log->messages) - 2);
+	strcat(log->messages, "\n");
+	return log->calls == log->stop_at;
+}
+
+/* homelab_check_all_services: each service once, in name order, every
+ * outcome counted, progress after each, and a callback can stop it. */
+static void test_health__check_all(void **state)
+{
+	hl_ctx *ctx = *state;
+	hl_call_options opts = HL_CALL_OPTIONS_INIT;
+	struct progress_log log = { 0 };
+	tu_http ok, bad;
+	hl_buf out = HL_BUF_INIT;
+	struct json_object *r;
+	char url[128];
+
+	tu_http_start(&ok, 204, 0);
+	tu_http_start(&bad, 500, 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ok.port);
+	add_service(ctx, "web", url, "/health");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", bad.port);
+	add_service(ctx, "api", url, NULL);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", tu_closed_port());
+	add_service(ctx, "gone", url, NULL);
+	add_service(ctx, "mqtt", NULL, NULL);
+
+	opts.progress = record_progress;
+	opts.payload = &log;
+	assert_int_equal(hl_tool_call(&out, ctx, hl_tool_lookup("homelab_check_all_services"), "{\"timeout_s\":3}",
+	                              &opts), 0);
+	tu_check_output("homelab_check_all_services", out.ptr);
+	r = json_tokener_parse(out.ptr);
+	assert_string_equal(tu_jstr(r, "count"), "4");
+	assert_string_equal(tu_jstr(r, "healthy"), "1");
+	assert_string_equal(tu_jstr(r, "unhealthy"), "1");
+	assert_string_equal(tu_jstr(r, "unreachable"), "1");
+	assert_string_equal(tu_jstr(r, "not_checked"), "1");
+	assert_string_equal(tu_jstr(r, "services.0.service_name"), "api");
+	assert_string_equal(tu_jstr(r, "services.0.http_status"), "500");
+	assert_string_equal(tu_jstr(r, "services.1.status"), "unreachable");
+	assert_string_equal(tu_jstr(r, "services.2.service_name"), "mqtt");
+	assert_string_equal(tu_jstr(r, "services.2.status"), "not_checked");
+	assert_null(tu_jstr(r, "services.2.url"));
+	assert_non_null(strstr(tu_jstr(r, "services.2.error"), "has no url to probe"));
+	assert_string_equal(tu_jstr(r, "services.3.status"), "healthy");
+	assert_string_equal(tu_jstr(r, "services.3.healthy"), "true");
+	json_object_put(r);
+	assert_int_equal(log.calls, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_true(log.completed[i] == i + 1);
+		assert_true(log.total[i] == 4);
+	}
+	assert_string_equal(log.messages, "api: unhealthy\ngone: unreachable\nmqtt: not checked\nweb: healthy\n");
+	assert_string_equal(tu_http_requests(&ok), "GET /health HTTP/1.1\n");
+
+	/* a callback that says stop after the second service: nothing more is probed */
+	memset(&log, 0, sizeof(log));
+	log.stop_at = 2;
+	tu_assert_error(hl_tool_call(&out, ctx, hl_tool_lookup("homelab_check_all_services"), NULL, &opts), HL_EUSER,
+	                "stopped after 2 of 4 services");
+	assert_int_equal(log.calls, 2);
+	assert_string_equal(tu_http_requests(&ok), "GET /health HTTP/1.1\n"); /* still only the first run's */
+
+	/* one VM's services; an unknown VM is an error naming it */
+	{
+		hl_vm_spec vm = HL_VM_SPEC_INIT;
+		vm.name = "harbor";
+		assert_int_equal(hl_vm_add(NULL, ctx, &vm), 0);
+	}
+	r = tu_call_ok(ctx, "homelab_check_all_services", "{\"vm_id\":\"harbor\"}");
+	assert_string_equal(tu_jstr(r, "count"), "0");
+	json_object_put(r);
+	tu_assert_error(tu_call(&out, ctx, "homelab_check_all_services", "{\"vm_id\":\"nope\"}"), HL_ENOTFOUND, "nope");
+	tu_assert_error(tu_call(&out, ctx, "homelab_check_all_services", "{\"timeout_s\":0}"), HL_EINVALID, "timeout_s");
+	hl_buf_dispose(&out);
+	tu_http_stop(&ok);
+	tu_http_stop(&bad);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +384,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_health__probe_urls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health__errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health__tool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_health__check_all, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
  * API and writes the JSON object its output schema in tools.def describes.
  */
 #include "registry.h"
+#include "inventory.h"
 
 #include <stdio.h>
 
@@ -197,25 +198,28 @@ out:
 	return err;
 }
 
+/* The "vm_id" argument (an integer, or a VM's name) as a reference; NULL if absent. */
+static const char *vm_ref(struct json_object *args, char *num, size_t len)
+{
+	struct json_object *vm;
+
+	if (!json_object_object_get_ex(args, "vm_id", &vm))
+		return NULL;
+	if (json_object_is_type(vm, json_type_string))
+		return json_object_get_string(vm);
+	snprintf(num, len, "%lld", (long long)json_object_get_int64(vm));
+	return num;
+}
+
 int hl_tool__homelab_list_services(hl_buf *out, hl_ctx *ctx, struct json_object *args,
                                    const hl_call_options *opts)
 {
 	hl_service_array *list = NULL;
-	struct json_object *vm;
-	const char *ref = NULL;
 	char num[32];
 	int err;
 
 	(void)opts;
-	if (json_object_object_get_ex(args, "vm_id", &vm)) {
-		if (json_object_is_type(vm, json_type_string)) {
-			ref = json_object_get_string(vm);
-		} else {
-			snprintf(num, sizeof(num), "%lld", (long long)json_object_get_int64(vm));
-			ref = num;
-		}
-	}
-	if ((err = hl_service_list(&list, ctx, ref)) < 0)
+	if ((err = hl_service_list(&list, ctx, vm_ref(args, num, sizeof(num)))) < 0)
 		return err;
 	err = write_list(out, "services", (void **)list->items, list->count, write_service_v);
 	hl_service_array_free(list);
@@ -334,5 +338,83 @@ int hl_tool__homelab_check_service_health(hl_buf *out, hl_ctx *ctx, struct json_
 		hl_jw__kstr(&w, "error", h->error);
 	hl_jw__end_obj(&w);
 	hl_health_free(h);
+	return hl_jw__finish(&w);
+}
+
+/* One service's line of homelab_check_all_services; h NULL: not checked
+ * (why is the reason). */
+static void write_check(hl_jw *w, const hl_service *s, const hl_health *h, const char *why)
+{
+	hl_jw__obj(w);
+	hl_jw__kstr(w, "service_name", s->name);
+	if (h) {
+		hl_jw__kstr(w, "url", h->url);
+		hl_jw__kstr(w, "status", hl_health_state_name(h->state));
+		hl_jw__kbool(w, "healthy", h->state == HL_HEALTH_HEALTHY);
+		hl_jw__kint_or_null(w, "http_status", h->http_status);
+		hl_jw__kdouble(w, "response_time_ms", (double)(int64_t)(h->elapsed_ms * 10) / 10.0);
+		if (h->error)
+			hl_jw__kstr(w, "error", h->error);
+	} else {
+		hl_jw__kstr(w, "url", s->url);
+		hl_jw__kstr(w, "status", "not_checked");
+		hl_jw__kbool(w, "healthy", false);
+		hl_jw__kint_or_null(w, "http_status", 0);
+		hl_jw__key(w, "response_time_ms");
+		hl_jw__null(w);
+		hl_jw__kstr(w, "error", why);
+	}
+	hl_jw__end_obj(w);
+}
+
+int hl_tool__homelab_check_all_services(hl_buf *out, hl_ctx *ctx, struct json_object *args,
+                                        const hl_call_options *opts)
+{
+	hl_service_array *list = NULL;
+	struct json_object *t;
+	int64_t counts[4] = { 0 }; /* healthy, unhealthy, unreachable, not checked */
+	int timeout_ms = opts->timeout_ms;
+	char num[32], line[200];
+	hl_jw w;
+	int err;
+
+	if (json_object_object_get_ex(args, "timeout_s", &t))
+		timeout_ms = (int)(json_object_get_double(t) * 1000.0);
+	if ((err = hl_service_list(&list, ctx, vm_ref(args, num, sizeof(num)))) < 0)
+		return err;
+	hl_jw__init(&w, out);
+	hl_jw__obj(&w);
+	hl_jw__key(&w, "services");
+	hl_jw__arr(&w);
+	for (size_t i = 0; i < list->count && err == 0; i++) {
+		const hl_service *s = list->items[i];
+		hl_health *h = NULL;
+		hl_progress p = { line, (double)(i + 1), (double)list->count };
+		if ((err = hl_health__probe(&h, ctx, s, timeout_ms)) == HL_EINVALID) {
+			/* no URL to probe: a finding, not a failure of the whole check */
+			write_check(&w, s, NULL, hl_error_last()->message);
+			counts[3]++;
+			err = 0;
+			snprintf(line, sizeof(line), "%.100s: not checked", s->name);
+		} else if (err == 0) {
+			write_check(&w, s, h, NULL);
+			counts[h->state]++;
+			snprintf(line, sizeof(line), "%.100s: %s", s->name, hl_health_state_name(h->state));
+		}
+		hl_health_free(h);
+		if (err == 0 && opts->progress && opts->progress(&p, opts->payload) != 0)
+			err = hl__err(HL_EUSER, HL_ERROR_TOOL, "homelab_check_all_services: stopped after %zu of %zu services",
+			              i + 1, list->count);
+	}
+	hl_service_array_free(list);
+	if (err < 0)
+		return err; /* the caller drops what was written */
+	hl_jw__end_arr(&w);
+	hl_jw__kint(&w, "count", counts[0] + counts[1] + counts[2] + counts[3]);
+	hl_jw__kint(&w, "healthy", counts[0]);
+	hl_jw__kint(&w, "unhealthy", counts[1]);
+	hl_jw__kint(&w, "unreachable", counts[2]);
+	hl_jw__kint(&w, "not_checked", counts[3]);
+	hl_jw__end_obj(&w);
 	return hl_jw__finish(&w);
 }
