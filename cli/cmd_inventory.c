@@ -240,7 +240,7 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 int cmd_services(struct cli *c, int argc, char **argv)
 {
 	static const char *const list_opts[] = { "vm=", NULL };
-	static const char *const check_opts[] = { "timeout-s=", NULL };
+	static const char *const check_opts[] = { "timeout-s=", "all", "vm=", NULL };
 	static const char *const write_opts[] = { "name=", "url=", "port=", "protocol=", "health=", "vm=", NULL };
 	const char *sub = argv[1];
 	struct cli_args a;
@@ -266,12 +266,20 @@ int cmd_services(struct cli *c, int argc, char **argv)
 		return cli_call_tool(c, "homelab_get_service", ps.n, ps.p);
 	}
 	if (!strcmp(sub, "check")) {
-		if ((rc = cli_parse(&a, argc - 2, argv + 2, check_opts)) != CLI_OK ||
-		    (rc = need_pos(&a, 1, "services check NAME [--timeout-s S]")) != CLI_OK)
+		bool all;
+		if ((rc = cli_parse(&a, argc - 2, argv + 2, check_opts)) != CLI_OK)
 			return rc;
-		pair(&ps, "name", a.pos[0]);
+		all = cli_flag(&a, "all") || cli_opt(&a, "vm");
+		if ((rc = need_pos(&a, all ? 0 : 1, "services check NAME | --all [--vm NAME|VMID] [--timeout-s S]")) !=
+		    CLI_OK)
+			return rc;
 		pair(&ps, "timeout_s", cli_opt(&a, "timeout-s"));
-		return cli_call_tool(c, "homelab_check_service_health", ps.n, ps.p);
+		if (!all) {
+			pair(&ps, "name", a.pos[0]);
+			return cli_call_tool(c, "homelab_check_service_health", ps.n, ps.p);
+		}
+		pair(&ps, "vm_id", cli_opt(&a, "vm"));
+		return cli_call_tool(c, "homelab_check_all_services", ps.n, ps.p);
 	}
 	if (!strcmp(sub, "add") || !strcmp(sub, "set")) {
 		bool add = !strcmp(sub, "add");

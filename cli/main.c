@@ -30,6 +30,7 @@ const struct cli_group cli_groups[] = {
 	  "services list [--vm NAME|VMID]\n"
 	  "services show NAME\n"
 	  "services check NAME [--timeout-s S]   HTTP health check\n"
+	  "services check --all [--vm NAME|VMID] [--timeout-s S]   every service (or one VM's), with totals\n"
 	  "services add NAME [--url URL] [--port P] [--protocol P] [--health PATH] [--vm NAME]\n"
 	  "services set NAME [--name N] [--url URL] [--port P] [--protocol P] [--health PATH] [--vm NAME]\n"
 	  "services rm NAME\n",

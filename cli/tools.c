@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Does the property schema allow JSON type `t`? */
 static bool allows(struct json_object *prop, const char *t)
@@ -59,8 +60,22 @@ static struct json_object *typed_value(struct json_object *prop, const char *s)
 	return json_object_new_string(s);
 }
 
+/* Progress of a long tool on a terminal: one line, redrawn in place. */
+static int show_progress(const hl_progress *p, void *payload)
+{
+	(void)payload;
+	if (p->total > 0)
+		fprintf(stderr, "\r\033[K[%.0f/%.0f] %s", p->completed, p->total, p->message ? p->message : "");
+	else
+		fprintf(stderr, "\r\033[K%s", p->message ? p->message : "");
+	fflush(stderr);
+	return 0;
+}
+
 static int call(struct cli *c, const hl_tool *t, const char *args, hl_buf *out)
 {
+	hl_call_options opts = HL_CALL_OPTIONS_INIT;
+	bool progress = (hl_tool_flags(t) & HL_TOOL_PROGRESS) && isatty(STDERR_FILENO);
 	hl_ctx *ctx;
 	int rc = CLI_OK, err;
 
@@ -71,7 +86,12 @@ static int call(struct cli *c, const hl_tool *t, const char *args, hl_buf *out)
 		fputs("homelab: not confirmed; nothing changed\n", stderr);
 		return CLI_ERROR;
 	}
-	if ((err = hl_tool_call(out, ctx, t, args, NULL)) < 0)
+	if (progress)
+		opts.progress = show_progress;
+	err = hl_tool_call(out, ctx, t, args, &opts);
+	if (progress)
+		fputs("\r\033[K", stderr); /* the result replaces the progress line */
+	if (err < 0)
 		return cli_fail(err);
 	return CLI_OK;
 }

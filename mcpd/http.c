@@ -476,14 +476,15 @@ static bool is_initialize(struct json_object *msg)
 	       json_object_is_type(m, json_type_string) && !strcmp(json_object_get_string(m), "initialize");
 }
 
-/* Handle one message or a batch; the reply text (NULL: 202) and status. */
+/* Handle one message or a batch; the reply text (NULL: 202) and status.
+ * Progress goes to sink (single messages only). */
 static char *dispatch(struct http *h, const struct caller *who, struct json_object *msg, char *version,
-                      size_t vlen, int *status)
+                      size_t vlen, int *status, const struct progress_sink *sink)
 {
 	char *reply = NULL;
 
 	if (!json_object_is_type(msg, json_type_array)) {
-		*status = rpc_handle(h->d, who, msg, &reply, version, vlen);
+		*status = rpc_handle(h->d, who, msg, &reply, version, vlen, sink);
 		return reply;
 	}
 	/* A batch (protocol 2025-03-26): the answers, in order, as an array. */
@@ -499,7 +500,7 @@ static char *dispatch(struct http *h, const struct caller *who, struct json_obje
 	*status = 200;
 	for (size_t i = 0; i < n; i++) {
 		char *r = NULL;
-		int st = rpc_handle(h->d, who, json_object_array_get_idx(msg, i), &r, version, vlen);
+		int st = rpc_handle(h->d, who, json_object_array_get_idx(msg, i), &r, version, vlen, NULL);
 		if (st == 403)
 			*status = 403;
 		if (!r)
@@ -557,6 +558,34 @@ static struct session *request_session(struct mg_connection *c, struct http *h, 
 static bool sse_write(struct mg_connection *c, const char *text);
 static void sse_headers(struct mg_connection *c, struct http *h, const char *session_id, int status);
 
+/* Did the client name type in Accept (not only through a wildcard)? */
+static bool accepts_explicitly(struct mg_connection *c, const char *type)
+{
+	const char *a = mg_get_header(c, "Accept");
+	return a && strstr(a, type);
+}
+
+/* A POST answered as an event stream, opened at the first progress report;
+ * the answer is its last event. */
+struct post_stream {
+	struct mg_connection *c;
+	struct http *h;
+	bool started, alive;
+};
+
+static bool post_stream_emit(void *payload, const char *notification)
+{
+	struct post_stream *ps = payload;
+
+	if (!ps->started) {
+		sse_headers(ps->c, ps->h, NULL, 200);
+		ps->started = true;
+	}
+	ps->alive = ps->alive && sse_write(ps->c, "event: message\ndata: ") && sse_write(ps->c, notification) &&
+	            sse_write(ps->c, "\n\n");
+	return ps->alive;
+}
+
 static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 {
 	const char *pv = mg_get_header(c, "MCP-Protocol-Version");
@@ -579,7 +608,7 @@ static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 		return send_rpc_error(c, h, 400, RPC_PARSE_ERROR, "Parse error: the body is not one JSON value");
 	if (is_initialize(msg)) {
 		/* a new session; the client learns its id from the header */
-		reply = dispatch(h, who, msg, version, sizeof(version), &status);
+		reply = dispatch(h, who, msg, version, sizeof(version), &status, NULL);
 		json_object_put(msg);
 		if (!reply)
 			return send_text(c, h, 500, "out of memory\n");
@@ -604,14 +633,22 @@ static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 		return send_rpc_error(c, h, 400, RPC_INVALID_REQUEST, err);
 	}
 	snprintf(version, sizeof(version), "%s", s->version);
-	reply = dispatch(h, who, msg, version, sizeof(version), &status);
+	/* A call that asks for progress, from a client that takes an event
+	 * stream: the answer becomes a stream at the first progress report. */
+	struct post_stream ps = { c, h, false, true };
+	const struct progress_sink sink = { post_stream_emit, &ps };
+	bool stream = accepts_explicitly(c, "text/event-stream") && rpc_wants_progress(msg);
+	reply = dispatch(h, who, msg, version, sizeof(version), &status, stream ? &sink : NULL);
 	json_object_put(msg);
 	session_unref(s);
-	if (status == 202 || !reply) {
+	if (ps.started) {
+		if (reply)
+			post_stream_emit(&ps, reply); /* the answer ends the stream */
+		rc = 200;
+	} else if (status == 202 || !reply) {
 		free(reply);
 		return send_reply(c, h, 202, NULL, NULL, NULL);
-	}
-	if (!accepts(c, "application/json")) {
+	} else if (!accepts(c, "application/json")) {
 		/* the client takes only an event stream: one message, then the end */
 		sse_headers(c, h, NULL, status);
 		sse_write(c, "event: message\ndata: ");
@@ -621,7 +658,8 @@ static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 	} else {
 		rc = send_reply(c, h, status, "application/json", reply, NULL);
 	}
-	explicit_bzero(reply, strlen(reply));
+	if (reply)
+		explicit_bzero(reply, strlen(reply));
 	free(reply);
 	return rc;
 }
@@ -805,6 +843,13 @@ static int on_sse(struct mg_connection *c, void *data)
 	return 200;
 }
 
+/* Legacy transport: progress goes to the session's stream like replies. */
+static bool legacy_emit(void *payload, const char *notification)
+{
+	char *copy = strdup(notification);
+	return copy && session_push(payload, copy);
+}
+
 static int on_messages(struct mg_connection *c, void *data)
 {
 	struct http *h = data;
@@ -842,10 +887,11 @@ static int on_messages(struct mg_connection *c, void *data)
 	parsed = mcpd_parse(&msg, body, len);
 	free(body);
 	snprintf(version, sizeof(version), "%s", s->version);
+	const struct progress_sink sink = { legacy_emit, s };
 	if (!parsed)
 		reply = rpc_error(NULL, RPC_PARSE_ERROR, "Parse error: the body is not one JSON value");
 	else
-		reply = dispatch(h, &who, msg, version, sizeof(version), &status);
+		reply = dispatch(h, &who, msg, version, sizeof(version), &status, &sink);
 	json_object_put(msg);
 	caller_done(&who);
 	if (reply && !session_push(s, reply)) {

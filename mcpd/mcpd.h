@@ -68,14 +68,28 @@ struct mcpd {
 };
 
 /*
- * Handle one JSON-RPC message (already parsed). For a request, *reply is a
+ * Where a transport sends a tool call's progress notifications. emit gets
+ * the text of one notifications/progress message; it returns false when the
+ * client is gone, which stops the tool.
+ */
+struct progress_sink {
+	bool (*emit)(void *payload, const char *notification);
+	void *payload;
+};
+
+/*
+ * Handle one JSON-RPC message (already parsed). A tools/call whose params
+ * carry _meta.progressToken sends progress through sink (NULL: none). For a request, *reply is a
  * malloc'd JSON-RPC response text; for a notification or a response, *reply
  * is NULL. *version is the session's protocol version: set by initialize.
  * Returns an HTTP-like status: 200, or 403 when the caller's token lacks the
  * tool's scope (the reply then holds the JSON-RPC error).
  */
 int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg, char **reply,
-               char *version, size_t version_len);
+               char *version, size_t version_len, const struct progress_sink *sink);
+
+/* Would rpc_handle send progress for msg (a tools/call with a progressToken)? */
+bool rpc_wants_progress(struct json_object *msg);
 
 /* A JSON-RPC error response text (malloc'd); id may be NULL. */
 char *rpc_error(struct json_object *id, int code, const char *message);

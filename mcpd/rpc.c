@@ -155,9 +155,64 @@ static char *tool_result(const char *json, bool is_error)
 	return out;
 }
 
-static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json_object *id,
-                           struct json_object *params, int *status)
+/* params._meta.progressToken (a string or an integer), or NULL. */
+static struct json_object *progress_token(struct json_object *params)
 {
+	struct json_object *meta, *tok;
+
+	if (!params || !json_object_object_get_ex(params, "_meta", &meta) ||
+	    !json_object_is_type(meta, json_type_object) || !json_object_object_get_ex(meta, "progressToken", &tok))
+		return NULL;
+	return json_object_is_type(tok, json_type_string) || json_object_is_type(tok, json_type_int) ? tok : NULL;
+}
+
+bool rpc_wants_progress(struct json_object *msg)
+{
+	struct json_object *method, *params;
+
+	return json_object_is_type(msg, json_type_object) && json_object_object_get_ex(msg, "method", &method) &&
+	       json_object_is_type(method, json_type_string) && !strcmp(json_object_get_string(method), "tools/call") &&
+	       json_object_object_get_ex(msg, "id", NULL) && json_object_object_get_ex(msg, "params", &params) &&
+	       progress_token(params) != NULL;
+}
+
+struct progress_ctx {
+	const struct progress_sink *sink;
+	struct json_object *token;
+};
+
+/* hl_call_options.progress: one notifications/progress message per report. */
+static int send_progress(const hl_progress *p, void *payload)
+{
+	struct progress_ctx *pc = payload;
+	struct json_object *o = json_object_new_object(), *params = json_object_new_object();
+	char *text;
+	bool ok;
+
+	json_object_object_add(o, "jsonrpc", json_object_new_string("2.0"));
+	json_object_object_add(o, "method", json_object_new_string("notifications/progress"));
+	json_object_object_add(params, "progressToken", json_object_get(pc->token));
+	json_object_object_add(params, "progress", json_object_new_double(p->completed));
+	if (p->total > 0)
+		json_object_object_add(params, "total", json_object_new_double(p->total));
+	if (p->message) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "%s", p->message);
+		mcpd_utf8_scrub(msg);
+		json_object_object_add(params, "message", json_object_new_string(msg));
+	}
+	json_object_object_add(o, "params", params);
+	text = dup_json(o);
+	json_object_put(o);
+	ok = text && pc->sink->emit(pc->sink->payload, text);
+	free(text);
+	return ok ? 0 : 1; /* the client is gone: stop the tool */
+}
+
+static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json_object *id,
+                           struct json_object *params, int *status, const struct progress_sink *sink)
+{
+	struct progress_ctx pc = { sink, progress_token(params) };
 	struct json_object *name = NULL, *args = NULL;
 	hl_call_options opts = HL_CALL_OPTIONS_INIT;
 	hl_buf out = HL_BUF_INIT;
@@ -188,6 +243,10 @@ static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json
 	}
 	opts.principal = who->principal;
 	opts.client_addr = who->addr;
+	if (sink && pc.token && (hl_tool_flags(t) & HL_TOOL_PROGRESS)) {
+		opts.progress = send_progress;
+		opts.payload = &pc;
+	}
 	err = hl_tool_call(&out, ctx, t, args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : NULL,
 	                   &opts);
 	if (err < 0) {
@@ -212,7 +271,7 @@ static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json
 }
 
 int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg, char **reply,
-               char *version, size_t version_len)
+               char *version, size_t version_len, const struct progress_sink *sink)
 {
 	struct json_object *jv = NULL, *method = NULL, *id = NULL, *params = NULL;
 	bool has_id;
@@ -266,7 +325,7 @@ int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg
 		*reply = wrap_result(id, list ? list : d->tools_list_all);
 		free(list);
 	} else if (!strcmp(m, "tools/call"))
-		*reply = do_tools_call(d, who, id, params, &status);
+		*reply = do_tools_call(d, who, id, params, &status, sink);
 	else if (!strcmp(m, "resources/list"))
 		*reply = wrap_result(id, "{\"resources\":[]}");
 	else if (!strcmp(m, "prompts/list"))

@@ -12,6 +12,12 @@
 
 static volatile sig_atomic_t stop_signal;
 
+static bool write_line(void *payload, const char *text)
+{
+	(void)payload;
+	return fputs(text, stdout) >= 0 && fputc('\n', stdout) != EOF && fflush(stdout) == 0;
+}
+
 static void on_signal(int sig)
 {
 	stop_signal = sig;
@@ -21,6 +27,7 @@ int stdio_serve(struct mcpd *d)
 {
 	struct sigaction sa = { 0 };
 	struct caller who = { .principal = "stdio", .addr = "stdio", .token = NULL, .legacy_ok = true };
+	const struct progress_sink sink = { write_line, NULL };
 	char version[32] = MCPD_LATEST_PROTOCOL;
 	char *line = NULL;
 	size_t cap = 0;
@@ -48,13 +55,11 @@ int stdio_serve(struct mcpd *d)
 			else if (json_object_is_type(msg, json_type_array))
 				reply = rpc_error(NULL, RPC_INVALID_REQUEST, "batches are not supported over stdio");
 			else
-				rpc_handle(d, &who, msg, &reply, version, sizeof(version));
+				rpc_handle(d, &who, msg, &reply, version, sizeof(version), &sink);
 			json_object_put(msg);
 		}
 		if (reply) {
-			fputs(reply, stdout);
-			fputc('\n', stdout);
-			fflush(stdout);
+			write_line(NULL, reply);
 			explicit_bzero(reply, strlen(reply));
 			free(reply);
 		}

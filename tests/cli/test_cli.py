@@ -175,6 +175,30 @@ def test_services_check_health(demo, http_service):
     assert r.rc == 2 and "has no scheme" in r.err
 
 
+def test_services_check_all(demo, http_service):
+    port = http_service
+    demo.ok("services", "add", "probe", "--url", f"http://127.0.0.1:{port}", "--health", "/healthz")
+    demo.ok("services", "add", "sick", "--url", f"http://127.0.0.1:{port}", "--health", "/broken", "--vm", "harbor")
+    demo.ok("services", "add", "bare")
+    r = demo.ok("--json", "services", "check", "--all", "--timeout-s", "2").json()
+    assert r == demo.ok("--json", "tools", "call", "homelab_check_all_services", "timeout_s=2").json() | {
+        "services": r["services"]}  # the same tool; response times differ between runs
+    by_name = {s["service_name"]: s for s in r["services"]}
+    assert list(by_name) == sorted(by_name)
+    assert (r["count"], r["healthy"], r["unhealthy"], r["unreachable"], r["not_checked"]) == (6, 1, 1, 3, 1)
+    assert by_name["probe"]["status"] == "healthy" and by_name["sick"]["http_status"] == 503
+    assert by_name["bare"]["status"] == "not_checked" and "has no url to probe" in by_name["bare"]["error"]
+    # one VM's services; the table names every service and the totals
+    r = demo.ok("--json", "services", "check", "--vm", "harbor").json()
+    assert [s["service_name"] for s in r["services"]] == ["homelab-mcp", "open-webui", "sick"]
+    out = demo.ok("services", "check", "--all").out
+    assert "healthy:     1" in out and "not_checked: 1" in out and "probe" in out
+    r = demo("services", "check")
+    assert r.rc == 2 and "services check NAME | --all" in r.err
+    r = demo("services", "check", "--vm", "nosuch")
+    assert r.rc == 3 and "nosuch" in r.err
+
+
 def test_ip_lookup_list_allocate_release(demo):
     r = demo.ok("--json", "ip", "lookup", "127.0.1.202").json()
     assert r["held_by"] == ["vm", "allocation"] and r["vm"]["name"] == "harbor"

@@ -3,7 +3,8 @@
  * line), through the daemon's own parser and JSON-RPC handler, against the
  * demo inventory. Properties: a request (an object with an id) gets exactly
  * one reply, a notification none; every reply is one JSON object in valid
- * UTF-8 with "jsonrpc":"2.0" and either a result or an error.
+ * UTF-8 with "jsonrpc":"2.0" and either a result or an error; progress
+ * notifications come only for a call that asked for them.
  */
 #include "mcpd.h"
 
@@ -96,8 +97,27 @@ static void check_reply(const char *reply)
 		abort();
 }
 
+/* Progress goes through the same checks as replies (the demo's services are
+ * on loopback ports where nothing listens: a probe is refused at once). */
+static bool check_progress(void *payload, const char *notification)
+{
+	struct json_object *o = NULL, *m;
+	bool ok;
+
+	(*(int *)payload)++;
+	if (!valid_utf8((const unsigned char *)notification) || !mcpd_parse(&o, notification, strlen(notification)))
+		abort();
+	ok = json_object_object_get_ex(o, "method", &m) && !strcmp(json_object_get_string(m), "notifications/progress");
+	json_object_put(o);
+	if (!ok)
+		abort();
+	return true;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	int notes = 0;
+	const struct progress_sink sink = { check_progress, &notes };
 	struct caller who = { .principal = "fuzz", .addr = "127.0.0.1", .legacy_ok = true };
 	struct json_object *msg = NULL, *id;
 	char version[32] = "2025-03-26", *text, *reply = NULL;
@@ -110,7 +130,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mcpd_parse(&msg, text, size)) {
 		request = json_object_is_type(msg, json_type_object) && json_object_object_get_ex(msg, "id", &id) &&
 		          json_object_object_get_ex(msg, "method", NULL);
-		rpc_handle(&daemon_state, &who, msg, &reply, version, sizeof(version));
+		rpc_handle(&daemon_state, &who, msg, &reply, version, sizeof(version), &sink);
+		if (notes && !rpc_wants_progress(msg))
+			abort(); /* progress only for a call that asked for it */
 		if (request && !reply)
 			abort();
 		if (reply)

@@ -4,11 +4,13 @@ and stop the daemon, and speak raw HTTP / JSON-RPC to it (http.client only).
 Network rule: everything here talks to 127.0.0.1 and nothing else.
 """
 import http.client
+import http.server
 import json
 import os
 import re
 import signal
 import subprocess
+import threading
 import time
 
 HOST = "127.0.0.1"
@@ -342,3 +344,35 @@ def tool_error(result):
     content = result["content"]
     assert len(content) >= 1 and content[0]["type"] == "text", content
     return content[0]["text"]
+
+
+# ------------------------------------------------------ slow services ---
+
+class SlowServer:
+    """Answers 200 after delay_s; counts the requests it got."""
+
+    def __init__(self, delay_s):
+        outer = self
+        self.requests = 0
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                with outer.lock:
+                    outer.requests += 1
+                time.sleep(delay_s)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer((HOST, 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()

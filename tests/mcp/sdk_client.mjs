@@ -51,6 +51,12 @@ async function exercise(client, transport) {
 		structured: vm.structuredContent ?? null,
 		text: vm.content && vm.content[0] ? vm.content[0].text : null,
 	};
+	// onprogress makes the SDK send a progressToken; the daemon reports after each service
+	const progress = [];
+	const checked = await client.callTool(
+		{ name: "homelab_check_all_services", arguments: { timeout_s: 2 } }, undefined,
+		{ onprogress: (p) => progress.push(p) });
+	seen.check_all = { isError: checked.isError ?? null, structured: checked.structuredContent ?? null, progress };
 	const bad = await client.callTool({ name: "homelab_get_vm", arguments: { name: "nosuch" } });
 	seen.failing = {
 		isError: bad.isError ?? null,

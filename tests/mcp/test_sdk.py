@@ -29,7 +29,17 @@ def run_client(daemon, db, only="streamable,sse,stdio", token=None):
 
 @pytest.fixture(scope="module")
 def seen(daemon, shared_db):
-    return run_client(daemon, shared_db)
+    # Three services that take 0.2 s each, so that the progress reports sent
+    # before each probe come well before the answer: the SDK hands
+    # notifications to their handlers a microtask later than responses, and
+    # drops a report that arrives together with the answer.
+    slow = H.SlowServer(0.2)
+    try:
+        for name in ("slow-a", "slow-b", "slow-c"):
+            H.cli(shared_db, "services", "add", name, "--url", f"http://{H.HOST}:{slow.port}")
+        return run_client(daemon, shared_db)
+    finally:
+        slow.stop()
 
 
 @pytest.mark.parametrize("transport", ["streamable", "sse", "stdio"])
@@ -49,6 +59,14 @@ def test_sdk_session(seen, transport, shared_db, library_tools):
     assert s["get_vm"]["isError"] is False
     assert s["get_vm"]["structured"] == expected_vm
     assert json.loads(s["get_vm"]["text"]) == expected_vm
+    # progress: one report per service, in order, then the result
+    check = s["check_all"]
+    assert check["isError"] is False and check["structured"]["count"] == 6, check
+    assert check["structured"]["healthy"] == 3, check
+    assert [p["progress"] for p in check["progress"]] == [0, 1, 2, 3, 4, 5], check
+    assert all(p["total"] == 6 for p in check["progress"]), check
+    assert [p["message"] for p in check["progress"]] == [
+        f"checking {svc['service_name']}" for svc in check["structured"]["services"]], check
     assert s["failing"] == {"isError": True, "text": "vm 'nosuch' not found"}
     assert s["unknown_tool"]["threw"] is True
     assert s["unknown_tool"]["code"] == -32602, s["unknown_tool"]

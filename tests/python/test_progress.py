@@ -1,11 +1,13 @@
 """Progress callbacks, cancellation, and tools written in Python (hl_tool_register).
 
-No tool of the library reports progress yet (ollama_pull_model will), so
-these tests register tools from Python whose handlers call the C progress
-callback through hl_call_options, exactly as a C tool does, and return
-HL_EUSER when it says stop.
+The library's homelab_check_all_services reports progress before each
+service it probes (the services here are HTTP servers the test starts on
+127.0.0.1); tools registered from Python call the same C progress callback
+through hl_call_options, and return HL_EUSER when it says stop.
 """
+import http.server
 import inspect
+import sqlite3
 import threading
 
 import pytest
@@ -238,3 +240,54 @@ def test_code_unknown_to_the_binding_stays_a_homelab_error(empty):
         empty.pytest_future_code()
     assert type(ei.value) is homelab.HomelabError
     assert ei.value.code == -500 and ei.value.name is None
+
+
+class _Counting(http.server.BaseHTTPRequestHandler):
+    hits = []
+
+    def do_GET(self):
+        _Counting.hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def lab(demo, db_path):
+    """The demo inventory (3 services where nothing listens) plus 3 services
+    on an HTTP server of this test that answers 200."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    _Counting.hits = []
+    con = sqlite3.connect(db_path)
+    with con:
+        for name in ("web-a", "web-b", "web-c"):
+            con.execute("INSERT INTO services (service_name, url, health_endpoint) VALUES (?, ?, ?)",
+                        (name, f"http://127.0.0.1:{srv.server_address[1]}", f"/{name}"))
+    con.close()
+    yield demo
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_library_tool_reports_progress(lab):
+    seen = []
+    r = lab.check_all_services(timeout_s=2, progress=seen.append)
+    assert (r["count"], r["healthy"], r["unreachable"]) == (6, 3, 3), r
+    names = [s["service_name"] for s in r["services"]]
+    assert seen == [homelab.Progress(f"checking {n}", float(i), 6.0) for i, n in enumerate(names)]
+    assert sorted(_Counting.hits) == ["/web-a", "/web-b", "/web-c"]
+
+
+def test_library_tool_stops_when_the_callback_raises(lab):
+    def cb(p):
+        if p.message == "checking web-b":
+            raise Stop("enough")
+
+    with pytest.raises(Stop, match="^enough$"):
+        lab.call("homelab_check_all_services", progress=cb)
+    assert _Counting.hits == ["/web-a"]  # web-b and web-c were never probed
+    assert lab.check_all_services()["count"] == 6  # the handle stays usable

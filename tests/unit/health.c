@@ -340,19 +340,19 @@ static void test_health__check_all(void **state)
 	assert_string_equal(tu_jstr(r, "services.3.status"), "healthy");
 	assert_string_equal(tu_jstr(r, "services.3.healthy"), "true");
 	json_object_put(r);
-	assert_int_equal(log.calls, 4);
+	assert_int_equal(log.calls, 4); /* before each service: what is being waited for */
 	for (int i = 0; i < 4; i++) {
-		assert_true(log.completed[i] == i + 1);
+		assert_true(log.completed[i] == i);
 		assert_true(log.total[i] == 4);
 	}
-	assert_string_equal(log.messages, "api: unhealthy\ngone: unreachable\nmqtt: not checked\nweb: healthy\n");
+	assert_string_equal(log.messages, "checking api\nchecking gone\nchecking mqtt\nchecking web\n");
 	assert_string_equal(tu_http_requests(&ok), "GET /health HTTP/1.1\n");
 
-	/* a callback that says stop after the second service: nothing more is probed */
+	/* a callback that says stop before the second service: nothing more is probed */
 	memset(&log, 0, sizeof(log));
 	log.stop_at = 2;
 	tu_assert_error(hl_tool_call(&out, ctx, hl_tool_lookup("homelab_check_all_services"), NULL, &opts), HL_EUSER,
-	                "stopped after 2 of 4 services");
+	                "stopped after 1 of 4 services");
 	assert_int_equal(log.calls, 2);
 	assert_string_equal(tu_http_requests(&ok), "GET /health HTTP/1.1\n"); /* still only the first run's */
 

@@ -389,22 +389,25 @@ int hl_tool__homelab_check_all_services(hl_buf *out, hl_ctx *ctx, struct json_ob
 	for (size_t i = 0; i < list->count && err == 0; i++) {
 		const hl_service *s = list->items[i];
 		hl_health *h = NULL;
-		hl_progress p = { line, (double)(i + 1), (double)list->count };
+		hl_progress p = { line, (double)i, (double)list->count };
+		/* report before each probe: what is being waited for, and a
+		 * chance to stop before it starts */
+		snprintf(line, sizeof(line), "checking %.100s", s->name);
+		if (opts->progress && opts->progress(&p, opts->payload) != 0) {
+			err = hl__err(HL_EUSER, HL_ERROR_TOOL, "homelab_check_all_services: stopped after %zu of %zu services",
+			              i, list->count);
+			break;
+		}
 		if ((err = hl_health__probe(&h, ctx, s, timeout_ms)) == HL_EINVALID) {
 			/* no URL to probe: a finding, not a failure of the whole check */
 			write_check(&w, s, NULL, hl_error_last()->message);
 			counts[3]++;
 			err = 0;
-			snprintf(line, sizeof(line), "%.100s: not checked", s->name);
 		} else if (err == 0) {
 			write_check(&w, s, h, NULL);
 			counts[h->state]++;
-			snprintf(line, sizeof(line), "%.100s: %s", s->name, hl_health_state_name(h->state));
 		}
 		hl_health_free(h);
-		if (err == 0 && opts->progress && opts->progress(&p, opts->payload) != 0)
-			err = hl__err(HL_EUSER, HL_ERROR_TOOL, "homelab_check_all_services: stopped after %zu of %zu services",
-			              i + 1, list->count);
 	}
 	hl_service_array_free(list);
 	if (err < 0)
