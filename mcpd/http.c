@@ -247,7 +247,6 @@ static bool session_push(struct session *s, char *text)
 	return ok;
 }
 
-
 /* A stream holds its worker thread until the client leaves: keep a quarter
  * of the workers (at least 2) for requests, or a few idle clients could
  * lock everyone out. false: answer 503 instead. */
