@@ -101,7 +101,8 @@ void cli_print_object(struct cli *c, struct json_object *o);
 void cli_done(struct cli *c, const char *verb, const char *kind, const char *ref);
 
 /* Ask "question [y/N]" on the terminal when interactive and not --yes.
- * Returns true to go on. Non-interactive runs (no terminal) go on. */
+ * Returns true to go on. Non-interactive runs (no terminal) go on. On no,
+ * it says "not confirmed; nothing changed" (callers just return CLI_ERROR). */
 bool cli_confirm(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The REPL (readline), with completion from the command and tool tables. */

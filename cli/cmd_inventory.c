@@ -163,7 +163,7 @@ int cmd_vms(struct cli *c, int argc, char **argv)
 		if (!(ctx = cli_ctx(c, &rc)))
 			return rc;
 		if (!cli_confirm(c, "remove vm %s%s?", a.pos[0], cli_flag(&a, "force") ? " and its services" : ""))
-			return fputs("homelab: not confirmed; nothing removed\n", stderr), CLI_ERROR;
+			return CLI_ERROR;
 		if ((err = hl_vm_remove(ctx, a.pos[0], cli_flag(&a, "force") ? HL_REMOVE_CASCADE : 0)) < 0)
 			return cli_fail(err);
 		cli_done(c, "removed", "vm", a.pos[0]);
@@ -226,7 +226,7 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 		if (!(ctx = cli_ctx(c, &rc)))
 			return rc;
 		if (!cli_confirm(c, "remove host %s?", a.pos[0]))
-			return fputs("homelab: not confirmed; nothing removed\n", stderr), CLI_ERROR;
+			return CLI_ERROR;
 		if ((err = hl_host_remove(ctx, a.pos[0])) < 0)
 			return cli_fail(err);
 		cli_done(c, "removed", "host", a.pos[0]);
@@ -315,7 +315,7 @@ int cmd_services(struct cli *c, int argc, char **argv)
 		if (!(ctx = cli_ctx(c, &rc)))
 			return rc;
 		if (!cli_confirm(c, "remove service %s?", a.pos[0]))
-			return fputs("homelab: not confirmed; nothing removed\n", stderr), CLI_ERROR;
+			return CLI_ERROR;
 		if ((err = hl_service_remove(ctx, a.pos[0])) < 0)
 			return cli_fail(err);
 		cli_done(c, "removed", "service", a.pos[0]);
@@ -384,7 +384,7 @@ int cmd_ip(struct cli *c, int argc, char **argv)
 		if (!(ctx = cli_ctx(c, &rc)))
 			return rc;
 		if (!cli_confirm(c, "release %s?", a.pos[0]))
-			return fputs("homelab: not confirmed; nothing released\n", stderr), CLI_ERROR;
+			return CLI_ERROR;
 		if ((err = hl_ip_release(ctx, a.pos[0])) < 0)
 			return cli_fail(err);
 		cli_done(c, "released", NULL, a.pos[0]);

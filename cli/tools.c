@@ -82,10 +82,8 @@ static int call(struct cli *c, const hl_tool *t, const char *args, hl_buf *out)
 	if (!(ctx = cli_ctx(c, &rc)))
 		return rc;
 	if ((hl_tool_flags(t) & HL_TOOL_MUTATES) &&
-	    !cli_confirm(c, "%s: %s with %s?", hl_tool_name(t), hl_tool_title(t), args)) {
-		fputs("homelab: not confirmed; nothing changed\n", stderr);
+	    !cli_confirm(c, "%s: %s with %s?", hl_tool_name(t), hl_tool_title(t), args))
 		return CLI_ERROR;
-	}
 	if (progress)
 		opts.progress = show_progress;
 	err = hl_tool_call(out, ctx, t, args, &opts);

@@ -149,8 +149,11 @@ bool cli_confirm(struct cli *c, const char *fmt, ...)
 	fputs(" [y/N] ", stderr);
 	fflush(stderr);
 	if (!fgets(line, sizeof(line), stdin))
-		return false;
-	return line[0] == 'y' || line[0] == 'Y';
+		fputc('\n', stderr); /* end of input: end the prompt's line */
+	else if (line[0] == 'y' || line[0] == 'Y')
+		return true;
+	fputs("homelab: not confirmed; nothing changed\n", stderr);
+	return false;
 }
 
 void cli_done(struct cli *c, const char *verb, const char *kind, const char *ref)

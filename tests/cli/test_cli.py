@@ -390,3 +390,73 @@ def test_shell_runs_commands_from_stdin_lines(demo):
     r = demo("shell", input="vms show harbor\nip lookup '127.0.1.201'\nexit\n")
     assert r.rc == 0
     assert "name:     harbor" in r.out and "held_by:    vm, allocation" in r.out
+
+
+def _on_a_terminal(db, args, answer, env=None):
+    """Run the CLI with a terminal as stdin/stdout/stderr, answer its [y/N]
+    prompt, and return (exit status, everything it wrote)."""
+    import pty
+    import select
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: exec, whatever happens
+        try:
+            os.environ.update(env or {})
+            os.execv(HOMELAB, [HOMELAB, "--db", db] + list(args))
+        finally:
+            os._exit(127)
+    out, answered = b"", False
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if not ready:
+            continue
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        out += data
+        if not answered and b"[y/N] " in out:
+            os.write(fd, answer.encode() + b"\n")
+            answered = True
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("args,question,unchanged", [
+    (["vms", "rm", "sandbox"], "remove vm sandbox?", ("vms", "show", "sandbox")),
+    (["services", "rm", "ollama"], "remove service ollama?", ("services", "show", "ollama")),
+    (["ip", "release", "127.0.1.1"], "release 127.0.1.1?", ("ip", "lookup", "127.0.1.1")),
+    (["ip", "allocate", "--subnet", "127.0.1.0/24", "--to", "x"], "homelab_allocate_ip: Allocate an IP address",
+     None),
+])
+def test_declined_confirmation_changes_nothing(demo, args, question, unchanged):
+    ips = demo.ok("--json", "ip", "list").json()["count"]
+    rc, out = _on_a_terminal(demo.db, args, "n")
+    assert question in out and "[y/N]" in out, out
+    assert rc == 1 and "homelab: not confirmed; nothing changed" in out, (rc, out)
+    if unchanged:
+        demo.ok(*unchanged)
+    assert demo.ok("--json", "ip", "list").json()["count"] == ips
+    # yes does it
+    rc, out = _on_a_terminal(demo.db, args, "y")
+    assert rc == 0 and "not confirmed" not in out, (rc, out)
+    if unchanged:
+        assert demo(*unchanged).rc == 3
+    else:
+        assert demo.ok("--json", "ip", "list").json()["count"] == ips + 1
+
+
+def test_declined_token_revoke_and_creds_rm(demo):
+    demo.ok("tokens", "create", "webui", "--scope", "inventory:read")
+    rc, out = _on_a_terminal(demo.db, ["tokens", "revoke", "webui"], "no")
+    assert rc == 1 and "Revoke API token webui?" in out and "nothing changed" in out, out
+    assert demo.ok("--json", "tokens", "list").json()["tokens"][0]["status"] == "active"
+    key = demo.ok("creds", "keygen").out.strip()
+    demo.ok("creds", "set", "vm:whisper", "--user", "ccpm", "--password", input="pw\n",
+            env={"HOMELAB_DB_KEY": key})
+    rc, out = _on_a_terminal(demo.db, ["creds", "rm", "vm:whisper"], "", env={"HOMELAB_DB_KEY": key})
+    assert rc == 1 and "nothing changed" in out, out  # Enter alone means no
+    assert demo.ok("--json", "creds", "list").json()["count"] == 1

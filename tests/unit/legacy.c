@@ -348,12 +348,21 @@ static void test_legacy__hostile_content(void **state)
 		{ "homelab_lookup_ip", "{\"ip\":\"127.0.0.1\"}" }, { "homelab_list_ips", NULL },
 		{ "homelab_list_ips", "{\"subnet\":\"127.0.2.0/24\"}" }, { "homelab_get_credentials", "{\"target\":\"vm:Whisper\"}" },
 		{ "homelab_audit_list", NULL }, { "homelab_audit_verify", NULL },
+		{ "homelab_check_all_services", "{\"timeout_s\":2}" },
 	};
 	const char *path = make_legacy("hostile.db");
 	hl_ctx *ctx;
 	struct json_object *o;
 
 	(void)state;
+	/* every read-only tool of the table is called here (a new one must be added) */
+	for (const hl_tool *t = hl_tool_next(NULL); t; t = hl_tool_next(t)) {
+		bool listed = false;
+		for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]) && !listed; i++)
+			listed = !strcmp(calls[i][0], hl_tool_name(t));
+		if ((hl_tool_flags(t) & HL_TOOL_READONLY) && !listed)
+			fail_msg("read-only tool %s is not called on the hostile rows", hl_tool_name(t));
+	}
 	tu_sql(path, hostile_rows);
 	assert_non_null(ctx = tu_open(path));
 	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
