@@ -94,19 +94,26 @@ void metrics_text(struct metrics *m, char *buf, size_t len, int sessions, int st
 	pthread_mutex_unlock(&m->lock);
 }
 
+static size_t utf8_seq(const unsigned char *p);
+
 bool mcpd_parse(struct json_object **out, const char *body, size_t len)
 {
-	struct json_tokener *tok = json_tokener_new();
+	struct json_tokener *tok;
 	bool ok;
 
 	*out = NULL;
-	if (!tok || len >= INT32_MAX) {
-		json_tokener_free(tok);
+	if (len >= INT32_MAX)
 		return false;
-	}
 	/* JSON between systems is UTF-8 (RFC 8259): anything else is a parse
-	 * error here, so every string a tool sees is valid UTF-8. */
-	json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
+	 * error here, so every string a tool sees, and every id echoed back, is
+	 * valid UTF-8. json-c's own check (JSON_TOKENER_VALIDATE_UTF8) lets
+	 * overlong forms such as C0 93 through, as fuzz_rpc found. body is
+	 * NUL-terminated, so a sequence cut at the end stops at the NUL. */
+	for (size_t i = 0, n; i < len; i += n)
+		if (!(n = body[i] ? utf8_seq((const unsigned char *)body + i) : 1))
+			return false;
+	if (!(tok = json_tokener_new()))
+		return false;
 	/* Feed the terminating NUL too, so that a bare number is complete. */
 	*out = json_tokener_parse_ex(tok, body, (int)len + 1);
 	ok = json_tokener_get_error(tok) == json_tokener_success;

@@ -258,11 +258,15 @@ def test_invalid_json_is_parse_error(session):
     assert session.rpc("ping")["result"] == {}
 
 
-def test_body_that_is_not_utf8_is_parse_error(session):
-    """JSON between systems is UTF-8 (RFC 8259): a string with other bytes is a
-    parse error, never passed on to a tool."""
-    body = b'{"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "homelab_get_vm", ' \
-           b'"arguments": {"name": "harb\xe9r"}}}'
+@pytest.mark.parametrize("bad", [b"harb\xe9r", b"too\xc0\x93t", b"x\xed\xa0\x80", b"x\xf4\x90\x80\x80", b"cut\xe2\x82"])
+@pytest.mark.parametrize("where", ["argument", "id"])
+def test_body_that_is_not_utf8_is_parse_error(session, bad, where):
+    """JSON between systems is UTF-8 (RFC 8259): a string with other bytes
+    (Latin-1, an overlong form, a surrogate, past U+10FFFF, cut short) is a
+    parse error, never passed on to a tool nor echoed back as an id."""
+    body = b'{"jsonrpc": "2.0", "id": ' + (b'"' + bad + b'"' if where == "id" else b"5") + \
+           b', "method": "tools/call", "params": {"name": "homelab_get_vm", "arguments": {"name": "' + \
+           (bad if where == "argument" else b"harbor") + b'"}}}'
     r = session.post(body)
     assert r.status in (200, 400), r
     (msg,) = r.messages()
