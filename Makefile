@@ -4,7 +4,7 @@
 #               with the demo inventory if there is none, run homelab-mcpd
 #   make test   install what is missing, build, run every test (also under
 #               AddressSanitizer + UndefinedBehaviorSanitizer), the daemon's
-#               tests under ThreadSanitizer, then the fuzzers for a bounded time
+#               tests under ThreadSanitizer, then the fuzzers (fixed seed and runs)
 #
 # Everything else is plain CMake underneath (build/ and build-asan/).
 
@@ -18,7 +18,7 @@ PREFIX     ?= /usr/local
 
 HOMELAB = $(BUILD)/homelab
 
-.PHONY: all deps build run test test-fast test-asan test-tsan test-fuzz bench install clean
+.PHONY: all deps build run test test-fast test-asan test-tsan test-fuzz fuzz-build fuzz bench install clean
 
 all: build
 
@@ -60,11 +60,26 @@ test-tsan: deps
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target homelab_cli homelab_mcpd
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'pytest/mcp'
 
-# libFuzzer targets (clang), each run for a bounded time from its seed corpus.
-test-fuzz: deps
+# libFuzzer targets (clang): the seed corpus, then a fixed number of runs with
+# a fixed seed, so a slow machine does the same work as a fast one.
+test-fuzz: fuzz-build
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+fuzz-build: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHOMELAB_FUZZ=ON -DHOMELAB_TESTS=OFF -DHOMELAB_BENCH=OFF $(CMAKE_ARGS)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
-	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Explore: each target for FUZZ_SECONDS with a random seed; what it finds is
+# kept in $(FUZZ_BUILD)/explore/NAME, a crash as $(FUZZ_BUILD)/explore/crash-*.
+FUZZ_SECONDS ?= 300
+fuzz: fuzz-build
+	@for t in args ip fernet jw rpc; do \
+		mkdir -p $(FUZZ_BUILD)/explore/$$t && \
+		echo "fuzz_$$t for $(FUZZ_SECONDS) s" && \
+		$(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+			-artifact_prefix=$(FUZZ_BUILD)/explore/ -print_final_stats=1 \
+			$(FUZZ_BUILD)/explore/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
 
 bench: build
 	$(BUILD)/bench/bench_inventory
