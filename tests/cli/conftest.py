@@ -2,8 +2,11 @@
 import json
 import os
 import subprocess
+import sys
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 
 HOMELAB = os.environ.get("HOMELAB_BIN") or os.path.join(
     os.environ.get("HOMELAB_BUILD_DIR", "build"), "homelab")

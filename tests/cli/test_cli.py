@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import HOMELAB, Homelab
+import unprivileged
 
 
 def test_help_lists_commands_and_exit_codes(hl):
@@ -283,10 +284,9 @@ def test_every_tool_help_renders(demo):
 
 
 def _as_nobody():
-    """Root ignores file modes: run the CLI as nobody to test read-only files for real."""
-    if os.geteuid() != 0:
-        return []
-    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    """Root ignores file modes: run the CLI as nobody to test read-only files for
+    real, from a copy of the programs that nobody can reach."""
+    return unprivileged.prefix() + [unprivileged.programs().homelab]
 
 
 @pytest.fixture
@@ -303,8 +303,8 @@ def ro_copy(demo):
 
 
 def _run(prefix, db, *args):
-    p = subprocess.run(prefix + [HOMELAB, "--db", db] + list(args), capture_output=True, text=True,
-                       stdin=subprocess.DEVNULL, timeout=60)
+    p = subprocess.run(prefix + ["--db", db] + list(args), capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=60, env=unprivileged.programs().env(), cwd="/")
     return p.returncode, p.stdout, p.stderr
 
 
@@ -335,8 +335,9 @@ def test_cli_is_not_dumpable(ro_copy):
     """Any command may hold a key or a password (creds get, tools call, the
     shell): no core dump, no ptrace by its own user. The kernel shows this by
     giving /proc/PID to root."""
-    p = subprocess.Popen(_as_nobody() + [HOMELAB, "--db", ro_copy, "shell"], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(_as_nobody() + ["--db", ro_copy, "shell"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=unprivileged.programs().env(),
+                         cwd="/")
     try:
         owner, deadline = None, time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -192,7 +192,7 @@ def test_separate_audit_log_on_a_read_only_mount(vault, tmp_path):
     import shutil
     import subprocess
     import tempfile
-    from conftest import HOMELAB
+    import unprivileged
     hl, env = vault
     audit = str(tmp_path / "audit.db")
     env = dict(env, HOMELAB_AUDIT_DB=audit)
@@ -205,12 +205,13 @@ def test_separate_audit_log_on_a_read_only_mount(vault, tmp_path):
         os.chmod(inv, 0o444)
         os.chmod(log, 0o444)
         os.chmod(ro, 0o555)
-        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
-        run_env = dict(os.environ, HOMELAB_DB_KEY=env["HOMELAB_DB_KEY"], HOMELAB_AUDIT_DB=log)
+        progs = unprivileged.programs()
+        prefix = unprivileged.prefix() + [progs.homelab]
+        run_env = progs.env(dict(os.environ, HOMELAB_DB_KEY=env["HOMELAB_DB_KEY"], HOMELAB_AUDIT_DB=log))
 
         def run(*args):
-            return subprocess.run(prefix + [HOMELAB, "--db", inv] + list(args), capture_output=True, text=True,
-                                  env=run_env, stdin=subprocess.DEVNULL, timeout=60)
+            return subprocess.run(prefix + ["--db", inv] + list(args), capture_output=True, text=True,
+                                  env=run_env, stdin=subprocess.DEVNULL, timeout=60, cwd="/")
         r = run("audit", "verify")
         assert r.returncode == 0 and "intact" in r.stdout, r.stderr
         r = run("--json", "audit", "list")

@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import mcp_helpers as H  # noqa: E402

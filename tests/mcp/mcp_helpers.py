@@ -101,13 +101,14 @@ def create_token(db, name, scope):
 class Daemon:
     """One homelab-mcpd on 127.0.0.1 with --port 0 --port-file."""
 
-    def __init__(self, workdir, db=None, args=(), env=None, keepalive_s=None, port="0", prefix=()):
+    def __init__(self, workdir, db=None, args=(), env=None, keepalive_s=None, port="0", prefix=(), binary=None):
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.port_file = os.path.join(self.workdir, "port")
         self.err_path = os.path.join(self.workdir, "stderr.txt")
         self.out_path = os.path.join(self.workdir, "stdout.txt")
-        argv = list(prefix) + [mcpd_bin()]
+        binary = binary or mcpd_bin()
+        argv = list(prefix) + [binary]
         if db is not None:
             argv += ["--db", str(db)]
         argv += ["--host", HOST, "--port-file", self.port_file]
@@ -117,7 +118,7 @@ class Daemon:
             argv += ["--keepalive-s", str(keepalive_s)]
         argv += list(args)
         self.argv = argv
-        assert os.access(mcpd_bin(), os.X_OK), f"{mcpd_bin()} is missing: build homelab-mcpd first"
+        assert os.access(binary, os.X_OK), f"{binary} is missing: build homelab-mcpd first"
         self._err = open(self.err_path, "wb")
         self._out = open(self.out_path, "wb")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err,

@@ -13,6 +13,7 @@ import time
 import pytest
 
 import mcp_helpers as H
+import unprivileged
 from conftest import ALLOWED_ORIGIN, KEEPALIVE_S
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -699,13 +700,14 @@ def test_new_sessions_while_streams_tick(start_daemon, demo_db):
 def test_daemon_is_not_dumpable(demo_db):
     """It holds the vault key and returns passwords: no core dump, no ptrace by
     its own user. The kernel shows this by giving /proc/PID to root."""
+    progs = unprivileged.programs()  # the build tree may be out of nobody's reach
     work = pathlib.Path(tempfile.mkdtemp(prefix="hl-nobody-"))  # pytest's tmp_path is root's alone
     shutil.copy(demo_db, work / "demo.db")
     for p in (work, work / "demo.db"):
-        os.chown(p, 65534, 65534)
+        os.chown(p, unprivileged.NOBODY, unprivileged.NOBODY)
     try:
-        d = H.Daemon(work, db=work / "demo.db", prefix=["setpriv", "--reuid=65534", "--regid=65534",
-                                                        "--clear-groups"])
+        d = H.Daemon(work, db=work / "demo.db", prefix=unprivileged.SETPRIV, binary=progs.mcpd,
+                     env={"LD_LIBRARY_PATH": progs.dir})
     except BaseException:
         shutil.rmtree(work)
         raise
