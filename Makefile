@@ -18,6 +18,18 @@ PREFIX     ?= /usr/local
 
 HOMELAB = $(BUILD)/homelab
 
+# Quiet by default: one line a build, the log kept beside it (V=1 shows all).
+MAKEFLAGS += --no-print-directory
+ifeq ($(V),1)
+configure = cmake -S . -B $(1) $(2)
+compile = cmake --build $(1) -j $(JOBS) $(2)
+else
+configure = mkdir -p $(1) && cmake -S . -B $(1) $(2) >$(1)/configure.log 2>&1 || \
+	{ cat $(1)/configure.log; echo "configuring $(1) failed (log: $(1)/configure.log)"; exit 1; }
+compile = cmake --build $(1) -j $(JOBS) $(2) >$(1)/build.log 2>&1 && echo "built $(1) (log: $(1)/build.log)" || \
+	{ grep -E -B2 -A8 'error|Error' $(1)/build.log | tail -60; echo "build of $(1) failed (log: $(1)/build.log)"; exit 1; }
+endif
+
 .PHONY: all deps build run test test-fast test-asan test-tsan test-fuzz fuzz-build fuzz bench install clean
 
 all: build
@@ -27,10 +39,10 @@ deps:
 	@if [ -x scripts/install-npm-deps.sh ]; then ./scripts/install-npm-deps.sh; fi
 
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	@$(call configure,$(BUILD),-DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS))
 
 build: deps $(BUILD)/CMakeCache.txt
-	cmake --build $(BUILD) -j $(JOBS)
+	@$(call compile,$(BUILD))
 
 # The default database is $HOMELAB_DB_PATH, else $XDG_DATA_HOME/homelab/homelab.db.
 # homelab-mcpd listens on $MCP_HOST:$MCP_PORT (127.0.0.1:8080) and prints how
@@ -50,14 +62,14 @@ test-fast:
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHOMELAB_SANITIZE=ON -DHOMELAB_BENCH=OFF $(CMAKE_ARGS)
-	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@$(call configure,$(ASAN_BUILD),-DCMAKE_BUILD_TYPE=Debug -DHOMELAB_SANITIZE=ON -DHOMELAB_BENCH=OFF $(CMAKE_ARGS))
+	@$(call compile,$(ASAN_BUILD))
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The multi-threaded daemon under ThreadSanitizer, through its test suite.
 test-tsan: deps
-	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHOMELAB_TSAN=ON -DHOMELAB_BENCH=OFF $(CMAKE_ARGS)
-	cmake --build $(TSAN_BUILD) -j $(JOBS) --target homelab_cli homelab_mcpd
+	@$(call configure,$(TSAN_BUILD),-DCMAKE_BUILD_TYPE=Debug -DHOMELAB_TSAN=ON -DHOMELAB_BENCH=OFF $(CMAKE_ARGS))
+	@$(call compile,$(TSAN_BUILD),--target homelab_cli homelab_mcpd)
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'pytest/mcp'
 
 # libFuzzer targets (clang): the seed corpus, then a fixed number of runs with
@@ -66,8 +78,8 @@ test-fuzz: fuzz-build
 	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 fuzz-build: deps
-	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHOMELAB_FUZZ=ON -DHOMELAB_TESTS=OFF -DHOMELAB_BENCH=OFF $(CMAKE_ARGS)
-	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@export CC=clang; $(call configure,$(FUZZ_BUILD),-DCMAKE_BUILD_TYPE=Debug -DHOMELAB_FUZZ=ON -DHOMELAB_TESTS=OFF -DHOMELAB_BENCH=OFF $(CMAKE_ARGS))
+	@$(call compile,$(FUZZ_BUILD))
 
 # Explore: each target for FUZZ_SECONDS with a random seed; what it finds is
 # kept in $(FUZZ_BUILD)/explore/NAME, a crash as $(FUZZ_BUILD)/explore/crash-*.
