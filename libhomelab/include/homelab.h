@@ -18,5 +18,6 @@
 #include "homelab/vault.h"
 #include "homelab/audit.h"
 #include "homelab/token.h"
+#include "homelab/modelfile.h"
 
 #endif
