@@ -1,6 +1,7 @@
 /*
- * http.c: the HTTP transports on CivetWeb: Streamable HTTP at /mcp, the
- * legacy HTTP+SSE transport at /sse + /messages, /healthz and /metrics;
+ * http.c: the HTTP transports on CivetWeb: Streamable HTTP at /mcp (and at
+ * /sse, where the original server's documents point Open WebUI), the legacy
+ * HTTP+SSE transport at /sse + /messages, /healthz and /metrics;
  * sessions, Origin/Host checks (DNS rebinding) and bearer tokens.
  *
  * CivetWeb runs each connection on a worker thread. Nothing here shares a
@@ -808,26 +809,14 @@ static int on_mcp(struct mg_connection *c, void *data)
 }
 
 /* Legacy transport: GET /sse opens the stream and names the endpoint. */
-static int on_sse(struct mg_connection *c, void *data)
+static int legacy_stream(struct mg_connection *c, struct http *h, struct caller *who)
 {
-	struct http *h = data;
-	struct caller who;
 	struct session *s;
 	char endpoint[128];
-	int rc;
 
-	if ((rc = guard(c, h, &who)) != 0)
-		return rc;
-	if (strcmp(mg_get_request_info(c)->request_method, "GET") != 0) {
-		caller_done(&who);
-		return send_text(c, h, 405, "Method Not Allowed\n");
-	}
-	if (!stream_enter(h)) {
-		caller_done(&who);
+	if (!stream_enter(h))
 		return send_busy(c, h);
-	}
-	s = session_new(h, true, MCPD_LEGACY_PROTOCOL, owner_of(&who));
-	caller_done(&who);
+	s = session_new(h, true, MCPD_LEGACY_PROTOCOL, owner_of(who));
 	if (!s) {
 		stream_leave(h);
 		return send_text(c, h, 503, "cannot create a session\n");
@@ -840,6 +829,36 @@ static int on_sse(struct mg_connection *c, void *data)
 	session_remove(h, s);
 	session_unref(s);
 	return 200;
+}
+
+/* /sse serves both transports: the original server's documents configure
+ * Open WebUI as Streamable HTTP at /sse, and old clients open the legacy
+ * stream there. A POST or DELETE, or a GET that names a Streamable HTTP
+ * session, is Streamable HTTP exactly as on /mcp; a GET without a session
+ * id opens a legacy stream. */
+static int on_sse(struct mg_connection *c, void *data)
+{
+	struct http *h = data;
+	const char *method = mg_get_request_info(c)->request_method;
+	struct caller who;
+	int rc;
+
+	if ((rc = guard(c, h, &who)) != 0)
+		return rc;
+	if (!strcmp(method, "POST"))
+		rc = mcp_post(c, h, &who);
+	else if (!strcmp(method, "DELETE"))
+		rc = mcp_delete(c, h, &who);
+	else if (!strcmp(method, "GET") && mg_get_header(c, "Mcp-Session-Id"))
+		rc = mcp_get(c, h, &who);
+	else if (!strcmp(method, "GET"))
+		rc = legacy_stream(c, h, &who);
+	else {
+		static const char *const hdr[] = { "Allow", "GET, POST, DELETE", NULL };
+		rc = send_reply(c, h, 405, "text/plain; charset=utf-8", "Method Not Allowed\n", hdr);
+	}
+	caller_done(&who);
+	return rc;
 }
 
 /* Legacy transport: progress goes to the session's stream like replies. */

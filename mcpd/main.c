@@ -33,8 +33,9 @@ static void usage(FILE *f)
 	        "                       holds one, and a quarter (at least 2) stay free for requests\n"
 	        "  --help, --version\n"
 	        "\n"
-	        "Endpoints: /mcp (Streamable HTTP), /sse + /messages (HTTP+SSE, 2024-11-05), /healthz,\n"
-	        "/metrics. When the database has API tokens (homelab tokens create), every MCP request\n"
+	        "Endpoints: /mcp (Streamable HTTP), /sse (Streamable HTTP too, as the original server's\n"
+	        "documents configure Open WebUI; a GET without Mcp-Session-Id is the legacy HTTP+SSE stream,\n"
+	        "2024-11-05, with /messages), /healthz, /metrics. When the database has API tokens (homelab tokens create), every MCP request\n"
 	        "needs 'Authorization: Bearer TOKEN' and each tool call the tool's scope; without tokens\n"
 	        "the daemon only listens on loopback addresses.\n");
 }
@@ -170,12 +171,14 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr,
 	        "%s %s: %zu tools, inventory %s\n"
-	        "  Streamable HTTP: http://%s:%d/mcp\n"
+	        "  Streamable HTTP: http://%s:%d/mcp (also at /sse)\n"
 	        "  legacy SSE:      http://%s:%d/sse\n"
 	        "  authentication:  %s\n"
 	        "Open WebUI: Admin Settings -> External Tools -> Add Server, type \"MCP (Streamable HTTP)\",\n"
 	        "  URL http://HOST:%d/mcp (HOST as Open WebUI reaches this machine; listen on that address\n"
 	        "  with --host, which needs a token), auth \"Bearer\" with a token from `homelab tokens create`.\n"
+	        "  A server configured for the old Python server (Streamable HTTP at .../sse) keeps working;\n"
+	        "  prefer /mcp for new installations.\n"
 	        "Claude Desktop: {\"command\": \"homelab-mcpd\", \"args\": [\"--stdio\"]} in its MCP servers config.\n",
 	        MCPD_NAME, hl_version(), hl_tool_count(), d.pool.db_path ? d.pool.db_path : "(default)", o.host,
 	        http_port(h), o.host, http_port(h),

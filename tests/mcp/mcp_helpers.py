@@ -278,14 +278,15 @@ def init_body(version=LATEST_VERSION, rid=1):
 
 
 class Session:
-    """A Streamable HTTP session on /mcp."""
+    """A Streamable HTTP session on /mcp (or on path: /sse serves it too)."""
 
-    def __init__(self, http_, version=LATEST_VERSION, extra=None):
+    def __init__(self, http_, version=LATEST_VERSION, extra=None, path="/mcp"):
         self.http = http_
         self.version = version
         self.extra = dict(extra or {})
+        self.path = path
         self._id = 100
-        r = http_.post_mcp(init_body(version), version=None, extra=self.extra)
+        r = http_.post_mcp(init_body(version), version=None, extra=self.extra, path=path)
         assert r.status == 200, r
         self.init_response = r
         self.init = r.messages()[-1]
@@ -298,6 +299,7 @@ class Session:
     def post(self, body, **kw):
         kw.setdefault("session", self.sid)
         kw.setdefault("version", self.version)
+        kw.setdefault("path", self.path)
         extra = dict(self.extra)
         extra.update(kw.pop("extra", None) or {})
         return self.http.post_mcp(body, extra=extra, **kw)
@@ -324,7 +326,7 @@ class Session:
         return resp["result"]
 
     def delete(self):
-        return self.http.request("DELETE", "/mcp", headers={"Mcp-Session-Id": self.sid,
+        return self.http.request("DELETE", self.path, headers={"Mcp-Session-Id": self.sid,
                                                              "MCP-Protocol-Version": self.version,
                                                              **self.extra})
 

@@ -3,7 +3,11 @@
 // checks it.
 //
 //   node sdk_client.mjs --url http://127.0.0.1:PORT --mcpd PATH --db PATH [--token T]
-//                       [--only streamable,sse,stdio]
+//                       [--only streamable,sse,stdio,streamable_sse] [--concurrent 1]
+//
+// streamable_sse is the Streamable HTTP client at /sse, as the original
+// server's documents configure Open WebUI; --concurrent 1 runs the chosen
+// clients at the same time.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
@@ -83,15 +87,21 @@ async function main() {
 	const headers = args.token ? { Authorization: `Bearer ${args.token}` } : {};
 	const result = {};
 	const clientInfo = { name: "homelab-sdk-test", version: "1.0.0" };
+	const pending = [];
 	const run = async (key, makeTransport) => {
 		if (!only.has(key)) return;
-		try {
-			result[key] = await exercise(new Client(clientInfo), makeTransport());
-		} catch (e) {
-			result[key] = { failed: errorOf(e) };
-		}
+		const one = (async () => {
+			try {
+				result[key] = await exercise(new Client(clientInfo), makeTransport());
+			} catch (e) {
+				result[key] = { failed: errorOf(e) };
+			}
+		})();
+		if (args.concurrent === "1") pending.push(one);
+		else await one;
 	};
 	await run("streamable", () => new StreamableHTTPClientTransport(new URL("/mcp", args.url), { requestInit: { headers } }));
+	await run("streamable_sse", () => new StreamableHTTPClientTransport(new URL("/sse", args.url), { requestInit: { headers } }));
 	await run("sse", () => new SSEClientTransport(new URL("/sse", args.url), {
 		requestInit: { headers },
 		eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers || {}), ...headers } }) },
@@ -107,6 +117,7 @@ async function main() {
 		t.stderr.on("data", (d) => { stdioErr += d.toString(); });
 		return t;
 	});
+	await Promise.all(pending);
 	if (result.stdio) result.stdio.stderr = stdioErr;
 	process.stdout.write(JSON.stringify(result) + "\n");
 }

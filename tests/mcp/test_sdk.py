@@ -12,7 +12,7 @@ import mcp_helpers as H
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_client(daemon, db, only="streamable,sse,stdio", token=None):
+def run_client(daemon, db, only="streamable,sse,stdio", token=None, concurrent=False):
     node = shutil.which("node")
     assert node, "node is not installed (Node.js is a test dependency: see DESIGN.md)"
     assert os.path.isdir(os.path.join(HERE, "node_modules", "@modelcontextprotocol", "sdk")), \
@@ -20,6 +20,8 @@ def run_client(daemon, db, only="streamable,sse,stdio", token=None):
     argv = [node, "sdk_client.mjs", "--url", daemon.url, "--mcpd", H.mcpd_bin(), "--db", db, "--only", only]
     if token:
         argv += ["--token", token]
+    if concurrent:
+        argv += ["--concurrent", "1"]
     proc = subprocess.run(argv, cwd=HERE, capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL, env=H.clean_env())
     lines = proc.stdout.strip().splitlines()
@@ -28,7 +30,7 @@ def run_client(daemon, db, only="streamable,sse,stdio", token=None):
 
 
 @pytest.fixture(scope="module")
-def seen(daemon, shared_db):
+def slow_services(shared_db):
     # Three services that take 0.2 s each, so that the progress reports sent
     # before each probe come well before the answer: the SDK hands
     # notifications to their handlers a microtask later than responses, and
@@ -37,14 +39,34 @@ def seen(daemon, shared_db):
     try:
         for name in ("slow-a", "slow-b", "slow-c"):
             H.cli(shared_db, "services", "add", name, "--url", f"http://{H.HOST}:{slow.port}")
-        return run_client(daemon, shared_db)
+        yield
     finally:
         slow.stop()
 
 
+@pytest.fixture(scope="module")
+def seen(daemon, shared_db, slow_services):
+    return run_client(daemon, shared_db)
+
+
 @pytest.mark.parametrize("transport", ["streamable", "sse", "stdio"])
 def test_sdk_session(seen, transport, shared_db, library_tools):
-    s = seen[transport]
+    check_session(seen[transport], shared_db, library_tools)
+
+
+def test_sdk_streamable_at_sse_beside_legacy(daemon, shared_db, slow_services, library_tools):
+    """The original server's Open WebUI setup (Streamable HTTP at /sse) and an
+    old SSE client on the same /sse, at the same time: both are served."""
+    seen = run_client(daemon, shared_db, only="streamable_sse,sse", concurrent=True)
+    for transport in ("streamable_sse", "sse"):
+        check_session(seen[transport], shared_db, library_tools)
+    s = seen["streamable_sse"]
+    assert s["protocolVersion"] == "2025-11-25" and s["sessionId"]
+    assert s["terminated"] is None  # DELETE /sse ended the session
+    assert seen["sse"]["protocolVersion"] is None or seen["sse"]["protocolVersion"] == "2024-11-05"
+
+
+def check_session(s, shared_db, library_tools):
     assert "failed" not in s, s["failed"]
     assert s["server"] == "homelab-mcpd"
     assert "tools" in s["capabilities"]
@@ -88,11 +110,12 @@ def test_sdk_stdio_stderr_clean(seen):
 def test_sdk_with_bearer_token(start_daemon, demo_db):
     tok = H.create_token(demo_db, "sdk", "inventory:read")
     d = start_daemon(db=demo_db)
-    seen = run_client(d, demo_db, only="streamable,sse", token=tok)
-    for transport in ("streamable", "sse"):
+    seen = run_client(d, demo_db, only="streamable,streamable_sse,sse", token=tok)
+    for transport in ("streamable", "streamable_sse", "sse"):
         s = seen[transport]
         assert "failed" not in s, (transport, s)
         assert s["get_vm"]["structured"]["vm_id"] == 101
-    seen = run_client(d, demo_db, only="streamable")
-    assert "failed" in seen["streamable"]
-    assert seen["streamable"]["failed"]["code"] == 401, seen
+    seen = run_client(d, demo_db, only="streamable,streamable_sse")
+    for transport in ("streamable", "streamable_sse"):
+        assert "failed" in seen[transport], seen
+        assert seen[transport]["failed"]["code"] == 401, seen

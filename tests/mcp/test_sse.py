@@ -214,3 +214,67 @@ def test_foreign_origin_is_403(http):
         assert c.status == 403
     finally:
         c.close()
+
+
+# ---------------------------------------- Streamable HTTP at /sse too ---
+# The original server's documents configure Open WebUI as "MCP (Streamable
+# HTTP)" at http://HOST:8000/sse: a POST there is Streamable HTTP, exactly as
+# on /mcp, while a GET without a session id stays the legacy stream.
+
+def test_streamable_http_at_sse(http):
+    s = H.Session(http, path="/sse")
+    assert s.init["result"]["protocolVersion"] == H.LATEST_VERSION
+    assert H.tool_ok(s.call("homelab_get_vm", {"name": "whisper"}))["vm_id"] == 101
+    # the same session is reachable on /mcp: one session table
+    r = http.post_mcp({"jsonrpc": "2.0", "id": 7, "method": "ping"}, session=s.sid)
+    assert r.status == 200 and r.messages()[-1] == {"jsonrpc": "2.0", "id": 7, "result": {}}, r
+    assert s.delete().status == 200
+    r = s.post({"jsonrpc": "2.0", "id": 8, "method": "ping"})
+    assert r.status == 404, r
+
+
+def test_streamable_get_at_sse_is_the_session_stream(http):
+    s = H.Session(http, path="/sse")
+    c = SseClient(http, headers={"Mcp-Session-Id": s.sid, "MCP-Protocol-Version": s.version})
+    legacy = SseClient(http)
+    try:
+        assert c.status == 200
+        assert legacy.status == 200 and legacy.endpoint().startswith("/messages?session_id=")
+        _init(legacy)
+        assert legacy.request(30, "ping")["id"] == 30
+        # the Streamable stream opened with a comment, not an endpoint event
+        assert c.events.empty()
+        assert c.comments >= 1
+    finally:
+        c.close(), legacy.close()
+        s.delete()
+
+
+def test_streamable_and_legacy_sessions_do_not_mix(http):
+    s = H.Session(http, path="/sse")
+    legacy = SseClient(http)
+    try:
+        legacy.endpoint()
+        # a legacy session id is no Streamable HTTP session, on GET or POST
+        c = SseClient(http, headers={"Mcp-Session-Id": legacy.sid})
+        assert c.status == 404
+        c.close()
+        r = http.post_mcp({"jsonrpc": "2.0", "id": 1, "method": "ping"}, session=legacy.sid, path="/sse")
+        assert r.status == 404, r
+        # and a Streamable HTTP session id is no legacy one
+        r = http.request("POST", f"/messages?session_id={s.sid}", {"jsonrpc": "2.0", "id": 2, "method": "ping"},
+                         {"Content-Type": "application/json"})
+        assert r.status == 404, r
+    finally:
+        legacy.close()
+        s.delete()
+
+
+def test_sse_post_without_session_is_400(http):
+    r = http.post_mcp({"jsonrpc": "2.0", "id": 1, "method": "ping"}, path="/sse")
+    assert r.status == 400 and "Mcp-Session-Id" in r.json()["error"]["message"], r
+
+
+def test_sse_other_methods_are_405(http):
+    r = http.request("PUT", "/sse", "{}", {"Content-Type": "application/json"})
+    assert r.status == 405 and r.header("allow") == "GET, POST, DELETE", r
