@@ -19,5 +19,6 @@
 #include "homelab/audit.h"
 #include "homelab/token.h"
 #include "homelab/modelfile.h"
+#include "homelab/gpu.h"
 
 #endif
