@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -448,12 +449,316 @@ static void test_gpu__our_bad_inputs(void **state)
 	json_object_put(root);
 }
 
+/* ------------------------------------------------- direct C-level cases --- */
+
+static hl_gpu_output text_output(const char *text, size_t len, int status)
+{
+	hl_gpu_output o = { 0 };
+
+	o.stdout_text = text;
+	o.stdout_len = len;
+	o.exit_status = status;
+	return o;
+}
+
+/* Bytes that are not UTF-8, in a name, a process name and the target, come
+ * out as U+FFFD; the rest of the string is kept. */
+static void test_gpu__invalid_utf8(void **state)
+{
+	static const char row[] = "0, NVIDIA \xff\xc0\xe2\x82 caf\xc3\xa9, GPU-1, 1, 2, 3, 4, 5.00, 6.00\n";
+	static const char app[] = "GPU-1, 5, \xed\xa0\x80x, 1\n";
+	hl_gpu_output g = text_output(row, sizeof(row) - 1, 0), a = text_output(app, sizeof(app) - 1, 0);
+	hl_buf out = HL_BUF_INIT;
+	struct json_object *r, *gpu;
+
+	(void)state;
+	assert_int_equal(hl_gpu_parse(&out, "t\xe9st", &g, &a), 0);
+	r = parse_result("invalid-utf8", &out);
+	gpu = json_object_array_get_idx(member(r, "gpus"), 0);
+	assert_string_equal(json_object_get_string(member(gpu, "name")),
+	                    "NVIDIA \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd caf\xc3\xa9");
+	assert_string_equal(json_object_get_string(member(json_object_array_get_idx(member(gpu, "processes"), 0), "name")),
+	                    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx");
+	assert_string_equal(json_object_get_string(member(r, "target")), "t\xef\xbf\xbdst");
+	json_object_put(r);
+	hl_buf_dispose(&out);
+
+	/* in a failure, the quoted line is scrubbed too */
+	g = text_output("\xff\xfe oops\n", 8, 3);
+	assert_int_equal(hl_gpu_parse(&out, NULL, &g, NULL), HL_ERROR);
+	assert_string_equal(hl_error_last()->message, "nvidia-smi failed (exit 3, operation not available): ?? oops");
+}
+
+/* Many bad cells: the warnings stop at 31 and a last one counts the rest;
+ * 2,000 GPU rows all come out. */
+static void test_gpu__many_rows_and_warnings(void **state)
+{
+	size_t n = 2000, len = 0;
+	char *text = malloc(n * 64);
+	hl_gpu_output g;
+	hl_buf out = HL_BUF_INIT;
+	struct json_object *r, *w;
+
+	(void)state;
+	assert_non_null(text);
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(text + len, "%zu, G, GPU-%zu, x, 1, 2, 3, 4.00, 5.00\n", i, i);
+	g = text_output(text, len, 0);
+	assert_int_equal(hl_gpu_parse(&out, NULL, &g, NULL), 0);
+	r = parse_result("many", &out);
+	assert_int_equal(json_object_get_int(member(r, "count")), n);
+	assert_int_equal(json_object_get_int(member(json_object_array_get_idx(member(r, "gpus"), 1999), "index")), 1999);
+	w = member(r, "warnings");
+	assert_int_equal(json_object_array_length(w), 32);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(w, 0)),
+	                    "nvidia-smi line 1: utilization.gpu is not a valid number: 'x'");
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(w, 31)), "1969 more warnings left out");
+	json_object_put(r);
+	hl_buf_dispose(&out);
+	free(text);
+}
+
+/* A long line in an error is cut (one line, a bounded message); out keeps
+ * what it held on failure and is replaced on success. */
+static void test_gpu__out_and_long_lines(void **state)
+{
+	char line[5000];
+	hl_gpu_output g;
+	hl_buf out = HL_BUF_INIT;
+	const char *msg;
+
+	(void)state;
+	memset(line, 'x', sizeof(line));
+	line[0] = '0';
+	line[1] = ',';
+	g = text_output(line, sizeof(line), 0);
+	assert_int_equal(hl_buf_set(&out, "old", 3), 0);
+	assert_int_equal(hl_gpu_parse(&out, NULL, &g, NULL), HL_EINVALID);
+	msg = hl_error_last()->message;
+	assert_true(strlen(msg) < 400);
+	assert_non_null(strstr(msg, "line 1: expected 9 fields, found 2: '0,xxx"));
+	assert_non_null(strstr(msg, "xxx...'"));
+	assert_string_equal(out.ptr, "old");
+
+	g = text_output("0, A, GPU-1, 1, 2, 3, 4, 5.00, 6.00", 35, 0);
+	assert_int_equal(hl_gpu_parse(&out, NULL, &g, NULL), 0);
+	assert_non_null(strstr(out.ptr, "\"name\":\"A\""));
+	assert_int_equal(out.size, strlen(out.ptr));
+	hl_buf_dispose(&out);
+
+	/* NULL texts with their lengths are nothing printed */
+	g = text_output(NULL, 0, 127);
+	assert_int_equal(hl_gpu_parse(&out, NULL, &g, NULL), HL_ENOTFOUND);
+	assert_string_equal(hl_error_last()->message, "nvidia-smi is not installed (exit 127)");
+	assert_int_equal(hl_gpu_parse(&out, NULL, NULL, NULL), HL_EINVALID);
+	assert_null(out.ptr);
+}
+
+/* --------------------------------------------- the stand-in nvidia-smi --- */
+
+struct run {
+	char *out, *err;
+	size_t out_len, err_len;
+	int status; /* exit status, or -1 when ended by a signal */
+};
+
+/* Run `program args` (program found on PATH when it has no '/') with
+ * FAKE_NVIDIA_SMI_CASE=choice (NULL: unset), outputs captured in files. */
+static struct run run_fake(const char *program, const char *choice, const char *args)
+{
+	const char *out_path = tu_path("fake.out"), *err_path = tu_path("fake.err");
+	char *argv[8], copy[512];
+	int n = 0, status;
+	struct run r = { 0 };
+	pid_t pid;
+
+	snprintf(copy, sizeof(copy), "%s", args);
+	argv[n++] = (char *)program;
+	for (char *t = strtok(copy, " "); t && n < 7; t = strtok(NULL, " "))
+		argv[n++] = t;
+	argv[n] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		FILE *o = freopen(out_path, "wb", stdout), *e = freopen(err_path, "wb", stderr);
+		if (!o || !e)
+			_exit(98);
+		if (choice)
+			setenv("FAKE_NVIDIA_SMI_CASE", choice, 1);
+		else
+			unsetenv("FAKE_NVIDIA_SMI_CASE");
+		execvp(program, argv);
+		_exit(97);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	r.out = tu_read_file(out_path, &r.out_len);
+	r.err = tu_read_file(err_path, &r.err_len);
+	assert_non_null(r.out);
+	assert_non_null(r.err);
+	return r;
+}
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+/* The fake printed exactly this output ({"stdout", "stderr", "exit_status"}). */
+static void assert_run(const char *what, const struct run *r, struct json_object *want)
+{
+	size_t n;
+	const char *text = str_of(want, "stdout", &n);
+
+	if (r->status != json_object_get_int(member(want, "exit_status")))
+		fail_msg("%s: exit %d, want %d (stderr: %.*s)", what, r->status, json_object_get_int(member(want, "exit_status")),
+		         (int)r->err_len, r->err);
+	if (r->out_len != n || (n && memcmp(r->out, text, n) != 0))
+		fail_msg("%s: stdout differs: '%.*s'", what, (int)r->out_len, r->out);
+	text = str_of(want, "stderr", &n);
+	if (r->err_len != n || (n && memcmp(r->err, text, n) != 0))
+		fail_msg("%s: stderr differs: '%.*s'", what, (int)r->err_len, r->err);
+}
+
+static struct json_object *silent_success(void)
+{
+	return json_tokener_parse("{\"stdout\": \"\", \"exit_status\": 0}");
+}
+
+/* fake-nvidia-smi prints every case of both files exactly, for both queries. */
+static void test_gpu__fake_nvidia_smi_prints_every_case(void **state)
+{
+	struct json_object *shared = load_json("nvidia-smi/cases.json"), *ours = load_json("nvidia-smi/cases-ours.json");
+	struct json_object *cases = member(shared, "cases"), *none = silent_success();
+	size_t ran = 0;
+	char fake_copy[512];
+
+	(void)state;
+	/* tu_fixture's buffer is reused: copy the path */
+	snprintf(fake_copy, sizeof(fake_copy), "%s", tu_fixture("nvidia-smi/fake-nvidia-smi"));
+	for (size_t i = 0; i < json_object_array_length(cases); i++) {
+		struct json_object *c = json_object_array_get_idx(cases, i);
+		const char *name = json_object_get_string(member(c, "name"));
+		char choice[128];
+		struct run r;
+		if (strcmp(json_object_get_string(member(c, "query")), "gpu") == 0) {
+			r = run_fake(fake_copy, name, HL_GPU_QUERY_GPUS);
+			assert_run(name, &r, c);
+			run_free(&r);
+			r = run_fake(fake_copy, name, HL_GPU_QUERY_APPS);
+			assert_run(name, &r, has(c, "error_mentions") ? c : none);
+			run_free(&r);
+		} else {
+			snprintf(choice, sizeof(choice), "rtx-2080-super,%s", name);
+			r = run_fake(fake_copy, choice, HL_GPU_QUERY_APPS);
+			assert_run(choice, &r, c);
+			run_free(&r);
+		}
+		ran++;
+	}
+	cases = member(ours, "cases");
+	for (size_t i = 0; i < json_object_array_length(cases); i++) {
+		struct json_object *c = json_object_array_get_idx(cases, i), *g = member(c, "gpu");
+		const char *name = json_object_get_string(member(c, "name"));
+		struct run r = run_fake(fake_copy, name, HL_GPU_QUERY_GPUS);
+		if (json_object_get_int(member(g, "exit_status")) < 0)
+			assert_int_equal(r.status, -1); /* "killed": ended by a signal */
+		else
+			assert_run(name, &r, g);
+		run_free(&r);
+		r = run_fake(fake_copy, name, HL_GPU_QUERY_APPS);
+		assert_run(name, &r, has(c, "apps") ? member(c, "apps") : none);
+		run_free(&r);
+		ran++;
+	}
+	assert_true(ran >= 18 + 30);
+	json_object_put(none);
+	json_object_put(shared);
+	json_object_put(ours);
+}
+
+/* Installed as `nvidia-smi` on a PATH with its case in a file beside it
+ * (how an sshd session finds it), its outputs parse to the fixture's GPU
+ * with both processes; wrong arguments, no case or an unknown case fail. */
+static void test_gpu__fake_nvidia_smi_installed(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char bin[512], script[600], casefile[700], path[1200];
+	struct run gr, ar;
+	hl_gpu_output g, a;
+	hl_buf out = HL_BUF_INIT;
+	struct json_object *r, *gpu;
+	FILE *f;
+
+	(void)state;
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	assert_int_equal(mkdir(bin, 0755), 0);
+	snprintf(script, sizeof(script), "%s/nvidia-smi", bin);
+	tu_copy_file(tu_fixture("nvidia-smi/fake-nvidia-smi"), script);
+	assert_int_equal(chmod(script, 0755), 0);
+	snprintf(path, sizeof(path), "%s:%s", bin, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	setenv("PATH", path, 1);
+
+	gr = run_fake("nvidia-smi", NULL, HL_GPU_QUERY_GPUS);
+	assert_int_equal(gr.status, 99);
+	assert_non_null(strstr(gr.err, "no case chosen"));
+	run_free(&gr);
+
+	snprintf(casefile, sizeof(casefile), "%s.case", script);
+	f = fopen(casefile, "w");
+	assert_non_null(f);
+	fputs("rtx-2080-super,apps-comma-in-name\n", f);
+	fclose(f);
+	gr = run_fake("nvidia-smi", NULL, HL_GPU_QUERY_GPUS);
+	ar = run_fake("nvidia-smi", NULL, HL_GPU_QUERY_APPS);
+	assert_int_equal(gr.status, 0);
+	assert_int_equal(ar.status, 0);
+	g = text_output(gr.out, gr.out_len, gr.status);
+	a = text_output(ar.out, ar.out_len, ar.status);
+	assert_int_equal(hl_gpu_parse(&out, "whisper", &g, &a), 0);
+	r = parse_result("installed fake", &out);
+	assert_int_equal(json_object_get_int(member(r, "count")), 1);
+	gpu = json_object_array_get_idx(member(r, "gpus"), 0);
+	assert_string_equal(json_object_get_string(member(gpu, "name")), "NVIDIA GeForce RTX 2080 SUPER");
+	assert_int_equal(json_object_array_length(member(gpu, "processes")), 2);
+	assert_string_equal(json_object_get_string(member(json_object_array_get_idx(member(gpu, "processes"), 1), "name")),
+	                    "/opt/app/worker, batch 2");
+	json_object_put(r);
+	hl_buf_dispose(&out);
+	run_free(&gr);
+	run_free(&ar);
+
+	/* the environment wins over the file */
+	gr = run_fake("nvidia-smi", "driver-not-loaded", HL_GPU_QUERY_GPUS);
+	assert_int_equal(gr.status, 9);
+	run_free(&gr);
+
+	gr = run_fake("nvidia-smi", "four-gpus", "-L");
+	assert_int_equal(gr.status, 2);
+	assert_non_null(strstr(gr.err, "unexpected arguments: -L"));
+	run_free(&gr);
+	gr = run_fake("nvidia-smi", "no-such-case", HL_GPU_QUERY_GPUS);
+	assert_int_equal(gr.status, 99);
+	assert_non_null(strstr(gr.err, "unknown case no-such-case"));
+	run_free(&gr);
+	gr = run_fake("nvidia-smi", "four-gpus,no-such-apps", HL_GPU_QUERY_APPS);
+	assert_int_equal(gr.status, 99);
+	run_free(&gr);
+	tu_tmpdir_cleanup();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gpu__every_fixture_case),
 		cmocka_unit_test(test_gpu__lost_gpu_is_reported),
 		cmocka_unit_test(test_gpu__our_bad_inputs),
+		cmocka_unit_test(test_gpu__invalid_utf8),
+		cmocka_unit_test(test_gpu__many_rows_and_warnings),
+		cmocka_unit_test(test_gpu__out_and_long_lines),
+		cmocka_unit_test(test_gpu__fake_nvidia_smi_prints_every_case),
+		cmocka_unit_test(test_gpu__fake_nvidia_smi_installed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
