@@ -48,10 +48,13 @@ struct gpu {
 	const char *error;        /* static text or NULL */
 };
 
+#define NO_GPU ((size_t)-1)
+
 struct proc {
 	slice uuid, name;
 	ival pid, mem;
-	size_t gpu;               /* index into the gpu array; (size_t)-1: none */
+	size_t gpu;               /* index into the gpu array; NO_GPU: none */
+	size_t next;              /* the next process of the same GPU; NO_GPU: last */
 };
 
 struct parse {
@@ -60,6 +63,9 @@ struct parse {
 	struct proc *procs;
 	size_t nprocs, procs_cap;
 	bool procs_known;         /* the apps query ran and succeeded */
+	struct uuid_ref *by_uuid; /* GPUs with a uuid, sorted (index_uuids) */
+	size_t nby_uuid;
+	size_t *first_proc;       /* per GPU: its first process; NO_GPU: none */
 	char *warnings[MAX_WARNINGS];
 	size_t nwarnings;
 	size_t warnings_dropped;
@@ -506,15 +512,88 @@ static int parse_gpus(struct parse *ps, const hl_gpu_output *o, const char *targ
 	return 0;
 }
 
-/* Which GPU a process belongs to, by uuid; (size_t)-1 when none. */
+/* GPUs by uuid, for attaching processes in O(log n) each: a host can
+ * print a great many rows (1 MiB of output is 100k short ones). */
+struct uuid_ref {
+	slice uuid;
+	size_t pos;
+};
+
+static int slice_cmp(slice a, slice b)
+{
+	int c = memcmp(a.p, b.p, a.n < b.n ? a.n : b.n);
+	return c ? c : (a.n < b.n ? -1 : a.n > b.n);
+}
+
+static int uuid_ref_cmp(const void *x, const void *y)
+{
+	const struct uuid_ref *a = x, *b = y;
+	int c = slice_cmp(a->uuid, b->uuid);
+	return c ? c : (a->pos < b->pos ? -1 : a->pos > b->pos);
+}
+
+/* Sort the GPUs with a uuid by (uuid, position). */
+static int index_uuids(struct parse *ps)
+{
+	ps->by_uuid = hl__calloc(ps->ngpus ? ps->ngpus : 1, sizeof(*ps->by_uuid));
+	if (!ps->by_uuid)
+		return HL_ENOMEM;
+	for (size_t i = 0; i < ps->ngpus; i++) {
+		if (!ps->gpus[i].uuid.p)
+			continue;
+		ps->by_uuid[ps->nby_uuid].uuid = ps->gpus[i].uuid;
+		ps->by_uuid[ps->nby_uuid++].pos = i;
+	}
+	qsort(ps->by_uuid, ps->nby_uuid, sizeof(*ps->by_uuid), uuid_ref_cmp);
+	return 0;
+}
+
+/* Which GPU a process belongs to, by uuid (the first listed, should two
+ * share one); NO_GPU when none. */
 static size_t gpu_of(const struct parse *ps, slice uuid)
 {
+	size_t lo = 0, hi = ps->nby_uuid;
+
 	if (!uuid.p)
-		return (size_t)-1;
+		return NO_GPU;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (slice_cmp(ps->by_uuid[mid].uuid, uuid) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < ps->nby_uuid && slice_cmp(ps->by_uuid[lo].uuid, uuid) == 0)
+		return ps->by_uuid[lo].pos;
+	return NO_GPU;
+}
+
+/* Chain each GPU's processes in their order (first[gpu], proc.next). */
+static int chain_procs(struct parse *ps)
+{
+	size_t *last;
+
+	ps->first_proc = hl__malloc((ps->ngpus ? ps->ngpus : 1) * sizeof(size_t));
+	last = hl__malloc((ps->ngpus ? ps->ngpus : 1) * sizeof(size_t));
+	if (!ps->first_proc || !last) {
+		free(last);
+		return HL_ENOMEM;
+	}
 	for (size_t i = 0; i < ps->ngpus; i++)
-		if (ps->gpus[i].uuid.p && ps->gpus[i].uuid.n == uuid.n && memcmp(ps->gpus[i].uuid.p, uuid.p, uuid.n) == 0)
-			return i;
-	return (size_t)-1;
+		ps->first_proc[i] = last[i] = NO_GPU;
+	for (size_t k = 0; k < ps->nprocs; k++) {
+		size_t g = ps->procs[k].gpu;
+		ps->procs[k].next = NO_GPU;
+		if (g == NO_GPU)
+			continue;
+		if (last[g] == NO_GPU)
+			ps->first_proc[g] = k;
+		else
+			ps->procs[last[g]].next = k;
+		last[g] = k;
+	}
+	free(last);
+	return 0;
 }
 
 static int parse_apps(struct parse *ps, const hl_gpu_output *o)
@@ -558,7 +637,7 @@ static int parse_apps(struct parse *ps, const hl_gpu_output *o)
 		if (p.mem.kind == V_BAD)
 			bad_cell(ps, lineno, "used_memory", sub(last, line.p + line.n));
 		p.gpu = gpu_of(ps, p.uuid);
-		if (p.gpu == (size_t)-1) {
+		if (p.gpu == NO_GPU) {
 			char q[QUOTE_MAX + 8] = "null", pid[32] = "with unknown pid";
 			if (p.uuid.p)
 				quote(q, sizeof(q), p.uuid);
@@ -633,9 +712,8 @@ static void w_gpu(hl_jw *w, const struct parse *ps, size_t i)
 	hl_jw__key(w, "processes");
 	if (ps->procs_known) {
 		hl_jw__arr(w);
-		for (size_t k = 0; k < ps->nprocs; k++)
-			if (ps->procs[k].gpu == i)
-				w_proc(w, &ps->procs[k], false);
+		for (size_t k = ps->first_proc[i]; k != NO_GPU; k = ps->procs[k].next)
+			w_proc(w, &ps->procs[k], false);
 		hl_jw__end_arr(w);
 	} else {
 		hl_jw__null(w);
@@ -663,7 +741,7 @@ static int write_result(hl_buf *out, const struct parse *ps, const char *target)
 	hl_jw__key(&w, "unattached_processes");
 	hl_jw__arr(&w);
 	for (size_t k = 0; k < ps->nprocs; k++)
-		if (ps->procs[k].gpu == (size_t)-1)
+		if (ps->procs[k].gpu == NO_GPU)
 			w_proc(&w, &ps->procs[k], true);
 	hl_jw__end_arr(&w);
 	hl_jw__key(&w, "warnings");
@@ -698,8 +776,12 @@ int hl_gpu_parse(hl_buf *out, const char *target, const hl_gpu_output *gpus, con
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_gpu_parse: %s is NULL", out ? "gpus" : "out");
 	memset(&ps, 0, sizeof(ps));
 	rc = parse_gpus(&ps, gpus, target);
+	if (rc == 0)
+		rc = index_uuids(&ps);
 	if (rc == 0 && apps)
 		rc = parse_apps(&ps, apps);
+	if (rc == 0)
+		rc = chain_procs(&ps);
 	if (rc == 0 && ps.oom)
 		rc = hl__oom();
 	if (rc == 0)
@@ -708,5 +790,7 @@ int hl_gpu_parse(hl_buf *out, const char *target, const hl_gpu_output *gpus, con
 		free(ps.warnings[k]);
 	free(ps.gpus);
 	free(ps.procs);
+	free(ps.by_uuid);
+	free(ps.first_proc);
 	return rc;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------- helpers --- */
@@ -518,6 +519,58 @@ static void test_gpu__many_rows_and_warnings(void **state)
 	free(text);
 }
 
+/* A megabyte of short GPU rows and one of processes (what a 1 MiB output
+ * cap lets through): each process lands on its GPU, in order, quickly
+ * (attaching by a linear search took 20 s here). */
+static void test_gpu__one_mib_of_rows(void **state)
+{
+	size_t cap = 1 << 20, gl = 0, al = 0, ng = 0, np = 0;
+	char *g = malloc(cap + 64), *a = malloc(cap + 64);
+	hl_gpu_output go, ao;
+	hl_buf out = HL_BUF_INIT;
+	struct json_object *r, *gpus;
+	struct timespec t0, t1;
+	double secs;
+
+	(void)state;
+	assert_non_null(g);
+	assert_non_null(a);
+	while (gl < cap - 64)
+		gl += (size_t)sprintf(g + gl, "%zu,,G%zu,,,,,,\n", ng, ng), ng++;
+	while (al < cap - 64)
+		al += (size_t)sprintf(a + al, "G%zu,%zu,,\n", (np * 7919) % ng, np), np++;
+	go = text_output(g, gl, 0);
+	ao = text_output(a, al, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(hl_gpu_parse(&out, NULL, &go, &ao), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	r = parse_result("1 MiB", &out);
+	gpus = member(r, "gpus");
+	assert_int_equal(json_object_array_length(gpus), ng);
+	/* the first processes and the last: each on GPU pid * 7919 % ng */
+	{
+		size_t pids[3] = { 0, 1, np - 1 };
+		for (int i = 0; i < 3; i++) {
+			struct json_object *procs =
+				member(json_object_array_get_idx(gpus, (pids[i] * 7919) % ng), "processes");
+			bool found = false;
+			for (size_t k = 0; k < json_object_array_length(procs); k++)
+				found |= json_object_get_int64(member(json_object_array_get_idx(procs, k), "pid")) ==
+				         (int64_t)pids[i];
+			if (!found)
+				fail_msg("process %zu is not on GPU %zu", pids[i], (pids[i] * 7919) % ng);
+		}
+	}
+	assert_int_equal(json_object_array_length(member(r, "unattached_processes")), 0);
+	print_message("%zu GPU rows and %zu processes parsed in %.3f s\n", ng, np, secs);
+	assert_true(secs < 10.0);
+	json_object_put(r);
+	hl_buf_dispose(&out);
+	free(g);
+	free(a);
+}
+
 /* A long line in an error is cut (one line, a bounded message); out keeps
  * what it held on failure and is replaced on success. */
 static void test_gpu__out_and_long_lines(void **state)
@@ -756,6 +809,7 @@ int main(void)
 		cmocka_unit_test(test_gpu__our_bad_inputs),
 		cmocka_unit_test(test_gpu__invalid_utf8),
 		cmocka_unit_test(test_gpu__many_rows_and_warnings),
+		cmocka_unit_test(test_gpu__one_mib_of_rows),
 		cmocka_unit_test(test_gpu__out_and_long_lines),
 		cmocka_unit_test(test_gpu__fake_nvidia_smi_prints_every_case),
 		cmocka_unit_test(test_gpu__fake_nvidia_smi_installed),
