@@ -738,6 +738,12 @@ static int write_result(hl_buf *out, const struct parse *ps, const char *target)
 		w_gpu(&w, ps, i);
 	hl_jw__end_arr(&w);
 	hl_jw__kint(&w, "count", (int64_t)ps->ngpus);
+	/* The seed tool returned these four keys for its one GPU; clients
+	 * written for it keep working (there is always a first GPU here). */
+	w_int(&w, "utilization_percent", ps->gpus[0].util);
+	w_int(&w, "memory_used_mb", ps->gpus[0].mem_used);
+	w_int(&w, "memory_total_mb", ps->gpus[0].mem_total);
+	w_int(&w, "temperature_celsius", ps->gpus[0].temp);
 	hl_jw__key(&w, "unattached_processes");
 	hl_jw__arr(&w);
 	for (size_t k = 0; k < ps->nprocs; k++)

@@ -133,6 +133,9 @@ static const char *gpu_keys[] = {
 	"index", "name", "uuid", "utilization_percent", "memory_used_mb", "memory_total_mb", "memory_free_mb",
 	"temperature_celsius", "power_draw_w", "power_limit_w", "processes", "error", NULL
 };
+static const char *seed_keys[] = {
+	"utilization_percent", "memory_used_mb", "memory_total_mb", "temperature_celsius", NULL
+};
 static const char *proc_keys[] = { "pid", "name", "used_memory_mb", NULL };
 
 /* Parse a successful result and check its shape: every key present, count
@@ -149,6 +152,15 @@ static struct json_object *parse_result(const char *name, const hl_buf *out)
 	gpus = member(r, "gpus");
 	assert_true(json_object_is_type(gpus, json_type_array));
 	assert_int_equal(json_object_get_int(member(r, "count")), json_object_array_length(gpus));
+	assert_true(json_object_array_length(gpus) >= 1);
+	/* the seed's four keys, from the first GPU */
+	for (const char **k = seed_keys; *k; k++) {
+		char w[128];
+		snprintf(w, sizeof(w), "%s: top-level %s", name, *k);
+		if (!has(r, *k))
+			fail_msg("%s missing", w);
+		assert_same(w, member(json_object_array_get_idx(gpus, 0), *k), member(r, *k));
+	}
 	assert_true(json_object_is_type(member(r, "unattached_processes"), json_type_array));
 	warnings = member(r, "warnings");
 	assert_true(json_object_is_type(warnings, json_type_array));

@@ -43,6 +43,8 @@ typedef struct {
  *                "processes": [{"pid", "name", "used_memory_mb"}] or null,
  *                "error": null or "GPU is lost" / "GPU requires reset"}],
  *      "count": 2,
+ *      "utilization_percent", "memory_used_mb", "memory_total_mb",
+ *      "temperature_celsius": the first GPU's, as the seed tool returned them,
  *      "unattached_processes": [{"gpu_uuid", "pid", "name", "used_memory_mb"}],
  *      "warnings": ["..."]}
  *
