@@ -66,7 +66,9 @@ const struct cli_group cli_groups[] = {
 	  cmd_creds },
 	{ "audit", "show and verify the tamper-evident audit log",
 	  "audit list [--limit N] [--action A] [--since T]   T: YYYY-MM-DD[ HH:MM[:SS]] (UTC) or 30m, 2h, 7d\n"
-	  "audit verify                        check the hash chain; names the first bad row\n",
+	  "audit verify [--head SEQ:HASH]      check the keyed chain; names the first bad row; with --head, also\n"
+	  "                                    that the log still holds a head recorded earlier (cut back, wiped)\n"
+	  "audit head                          check the chain, print its head SEQ:HASH: keep it elsewhere\n",
 	  cmd_audit },
 	{ "tokens", "create, list and revoke the API tokens of homelab-mcpd",
 	  "tokens create NAME --scope S [--scope S ...] [--expires-days N]\n"

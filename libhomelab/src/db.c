@@ -396,9 +396,8 @@ static int migrate_v1(hl_ctx *ctx)
 	return 0;
 }
 
-/* Migration 2: the audit hash chain and the vault's columns (audit.c and
- * vault.c own their tables' shapes). Rows are only added to, never changed:
- * existing audit rows get their place in the chain. */
+/* Migration 2: the audit chain's columns and the vault's columns (audit.c
+ * and vault.c own their tables' shapes). */
 static int migrate_v2(hl_ctx *ctx)
 {
 	int err;
@@ -414,6 +413,17 @@ static int migrate_v3(hl_ctx *ctx)
 	return hl_token__migrate(ctx);
 }
 
+/* Migration 4: the audit chain is keyed (audit.c): every row so far,
+ * including those outside the chain, is chained under the audit key, once. */
+static int migrate_v4(hl_ctx *ctx)
+{
+	int err;
+
+	if ((err = hl_audit__migrate(ctx, ctx->db)) < 0)
+		return err;
+	return hl_audit__key_chain(ctx, ctx->db, ctx->path);
+}
+
 /* Bring the schema to HL_SCHEMA_VERSION in one transaction. */
 static int migrate(hl_ctx *ctx, int from)
 {
@@ -427,6 +437,8 @@ static int migrate(hl_ctx *ctx, int from)
 	if (from < 2 && (err = migrate_v2(ctx)) < 0)
 		goto fail;
 	if (from < 3 && (err = migrate_v3(ctx)) < 0)
+		goto fail;
+	if (from < 4 && (err = migrate_v4(ctx)) < 0)
 		goto fail;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", HL_SCHEMA_VERSION);
 	if ((err = hl_db__exec(ctx, sql)) < 0)

@@ -29,6 +29,7 @@ struct hl_ctx {
 	/* audit log (audit.c) */
 	char *audit_path;             /* separate audit database; NULL: the inventory's */
 	struct sqlite3 *audit_db;     /* its connection (ctx->db when shared); NULL until first use */
+	struct hl_audit_key *audit_key; /* the chain's key (sodium memory); NULL until first use */
 	int busy_timeout_ms;
 	struct hl_stmt_cache *stmts;  /* prepared statements (db.c, hl_db__stmt) */
 };

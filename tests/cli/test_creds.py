@@ -177,6 +177,53 @@ def test_audit_verify_names_the_altered_row(vault):
     assert res["intact"] is False and res["bad_seq"] == 2 and res["bad_id"] == 2
 
 
+def test_audit_head_catches_a_cut_or_wiped_log(vault):
+    """`audit head` prints SEQ:HASH; `audit verify --head` catches the rows cut or wiped since."""
+    hl, env = vault
+    for _ in range(3):
+        hl.ok("creds", "get", "vm:whisper", env=env)
+    head = hl.ok("audit", "head").out.strip()
+    seq, mac = head.split(":")
+    assert seq == "4" and len(mac) == 64
+    r = hl.ok("audit", "verify", "--head", head)
+    assert "intact, 4 rows, and it still holds the head given" in r.out and f"head: {head}" in r.out
+    assert hl.ok("--json", "audit", "verify").json()["head"] == head
+    con = sqlite3.connect(hl.db)
+    # cut the last two rows and point the head at row 2: the head's MAC gives it away
+    con.execute("DELETE FROM audit_log WHERE seq > 2")
+    con.execute("UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit_log WHERE seq = 2)")
+    con.commit()
+    r = hl("audit", "verify")
+    assert r.rc == 1 and "the chain's head record (row 2) was altered: its MAC does not match" in r.err
+    r = hl("audit", "head")
+    assert r.rc == 1 and r.out == ""
+    # a credential read is refused rather than extend a cut log
+    r = hl("creds", "get", "vm:whisper", env=env)
+    assert r.rc == 1 and "s3cret" not in r.out + r.err and "is damaged" in r.err
+    # wiped: alone it looks new; against the head kept elsewhere it does not
+    con.execute("DELETE FROM audit_log")
+    con.execute("DELETE FROM audit_head")
+    con.commit()
+    con.close()
+    assert "intact, 0 rows" in hl.ok("audit", "verify").out
+    r = hl("audit", "verify", "--head", head)
+    assert r.rc == 1 and "the log ends at row 0, but the head recorded elsewhere is row 4" in r.err
+    r = hl("audit", "verify", "--head", "4:xyz")
+    assert r.rc == 2 and "does not match the pattern" in r.err
+
+
+def test_audit_row_inserted_with_sql_is_never_adopted(vault):
+    hl, env = vault
+    con = sqlite3.connect(hl.db)
+    con.execute("INSERT INTO audit_log (action, user, details) VALUES ('credential_read', 'ghost', 'forged')")
+    con.commit()
+    rowid = con.execute("SELECT id FROM audit_log WHERE user = 'ghost'").fetchone()[0]
+    con.close()
+    hl.ok("creds", "get", "vm:whisper", env=env)        # the old code chained the row here
+    r = hl("audit", "verify")
+    assert r.rc == 1 and f"audit row id {rowid} (credential_read) is not in the chain: forged" in r.err
+
+
 def test_separate_audit_database(vault, tmp_path):
     hl, env = vault
     audit = tmp_path / "audit.db"
@@ -207,7 +254,11 @@ def test_separate_audit_log_on_a_read_only_mount(vault, tmp_path):
         os.chmod(ro, 0o555)
         progs = unprivileged.programs()
         prefix = unprivileged.prefix() + [progs.homelab]
-        run_env = progs.env(dict(os.environ, HOMELAB_DB_KEY=env["HOMELAB_DB_KEY"], HOMELAB_AUDIT_DB=log))
+        # the log's key file is the copying user's (0600); the reader gets the key itself
+        with open(audit + ".audit-key") as f:
+            audit_key = f.read().strip()
+        run_env = progs.env(dict(os.environ, HOMELAB_DB_KEY=env["HOMELAB_DB_KEY"], HOMELAB_AUDIT_DB=log,
+                                 HOMELAB_AUDIT_KEY=audit_key))
 
         def run(*args):
             return subprocess.run(prefix + ["--db", inv] + list(args), capture_output=True, text=True,

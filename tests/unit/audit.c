@@ -1,18 +1,23 @@
 /*
- * audit.c: the hash-chained audit log: recording, listing, verifying, and
- * the tampering verify must catch (an edited, deleted or reordered row, a
- * cut end, a row slipped in), legacy rows chained by the migration, and a
- * process killed with SIGKILL while it reads secrets.
+ * audit.c: the keyed, hash-chained audit log: recording, listing, verifying,
+ * and the tampering verify must catch (an edited, deleted or reordered row,
+ * a cut end, a row slipped in and never adopted, a row forged with the
+ * unkeyed hash, a head rewritten after a cut, a wipe caught against a head
+ * recorded elsewhere), the key file, legacy rows chained by the migration
+ * only, and a process killed with SIGKILL while it reads secrets.
  */
 #include "testutil.h"
 
 #include <signal.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "audit.h"
 
@@ -197,6 +202,7 @@ static void test_audit__long_details_are_cut(void **state)
 static void test_audit__canonical_encoding(void **state)
 {
 	unsigned char a[32], b[32], zero[32] = { 0 };
+	struct hl_audit_key k1, k2;
 	const char *f1[HL_AUDIT_NFIELDS] = { "t", "ab", "c", NULL, NULL, NULL, NULL, NULL };
 	const char *f2[HL_AUDIT_NFIELDS] = { "t", "a", "bc", NULL, NULL, NULL, NULL, NULL };
 	const char *f3[HL_AUDIT_NFIELDS] = { "t", "ab", "c", "", NULL, NULL, NULL, NULL };
@@ -204,15 +210,26 @@ static void test_audit__canonical_encoding(void **state)
 
 	(void)state;
 	assert_int_equal(sodium_init() >= 0, 1);
-	hl_audit__hash(a, 1, zero, f1, n1);
-	hl_audit__hash(b, 1, zero, f2, n2);
+	memset(&k1, 1, sizeof(k1));
+	memset(&k2, 2, sizeof(k2));
+	hl_audit__hash(a, &k1, 1, zero, f1, n1);
+	hl_audit__hash(b, &k1, 1, zero, f2, n2);
 	assert_memory_not_equal(a, b, 32);  /* field boundaries count */
-	hl_audit__hash(b, 1, zero, f3, n3);
+	hl_audit__hash(b, &k1, 1, zero, f3, n3);
 	assert_memory_not_equal(a, b, 32);  /* NULL is not "" */
-	hl_audit__hash(b, 2, zero, f1, n1);
+	hl_audit__hash(b, &k1, 2, zero, f1, n1);
 	assert_memory_not_equal(a, b, 32);  /* the position counts */
-	hl_audit__hash(b, 1, zero, f1, n1);
+	hl_audit__hash(b, &k2, 1, zero, f1, n1);
+	assert_memory_not_equal(a, b, 32);  /* the key counts */
+	hl_audit__hash(b, NULL, 1, zero, f1, n1);
+	assert_memory_not_equal(a, b, 32);  /* the public unkeyed hash is another value */
+	hl_audit__hash(b, &k1, 1, zero, f1, n1);
 	assert_memory_equal(a, b, 32);      /* deterministic */
+	hl_audit__head_mac(a, &k1, 5, zero);
+	hl_audit__head_mac(b, &k2, 5, zero);
+	assert_memory_not_equal(a, b, 32);
+	hl_audit__head_mac(b, &k1, 4, zero);
+	assert_memory_not_equal(a, b, 32);
 }
 
 /* ----------------------------------------------------------- tampering --- */
@@ -231,7 +248,7 @@ static void test_audit__edited_row(void **state)
 	(void)state;
 	tu_sql(db, "UPDATE audit_log SET details = 'rm -rf /' WHERE seq = 4");
 	expect_bad(db, 4, "audit row 4 (id 4, ");
-	expect_bad(db, 4, "ssh_command) was altered: its contents do not match its hash");
+	expect_bad(db, 4, "ssh_command) was altered or forged: its contents do not match its MAC");
 	/* so is a changed principal, or a changed time */
 	db = log_of(10);
 	tu_sql(db, "UPDATE audit_log SET user = 'someone-else' WHERE seq = 7");
@@ -290,22 +307,233 @@ static void test_audit__reordered_rows(void **state)
 	expect_bad(db, 7, "is out of order: it is stored before row 6 (id 7); rows were reordered");
 }
 
-static void test_audit__row_slipped_in(void **state)
+/* The verify report's head as "SEQ:HASH". */
+static const char *head_of(const char *db)
+{
+	static char head[128];
+	hl_ctx *ctx = open_at(&db, NULL);
+	hl_audit_report *r = NULL;
+
+	if (hl_audit_verify(&r, ctx) != 0)
+		fail_msg("verify: %s", hl_error_last()->message);
+	snprintf(head, sizeof(head), "%lld:%s", (long long)r->head_seq, r->head_hash ? r->head_hash : "");
+	hl_audit_report_free(r);
+	hl_ctx_free(ctx);
+	return head;
+}
+
+static void expect_bad_against(const char *db, const char *head, int64_t seq, const char *needle)
+{
+	hl_ctx *ctx = open_at(&db, NULL);
+	hl_audit_report *r = NULL;
+
+	tu_assert_error(hl_audit_verify_head(&r, ctx, head), HL_EINTEGRITY, needle);
+	assert_int_equal(r->intact, 0);
+	assert_int_equal(r->bad_seq, seq);
+	hl_audit_report_free(r);
+	hl_ctx_free(ctx);
+}
+
+static void test_audit__row_slipped_in_is_never_adopted(void **state)
 {
 	const char *db = log_of(5);
 	hl_ctx *ctx;
+	hl_audit_report *r = NULL;
 
 	(void)state;
 	/* a row written the way the Python server writes them */
 	tu_sql(db, "INSERT INTO audit_log (action, target_type, target_id, user, details, ip_address) "
 	           "VALUES ('get_credentials', 'vm', '101', 'mcp-agent', NULL, 'docker')");
-	expect_bad(db, 0, "audit row id 6 is not in the hash chain (inserted by another program or by hand)");
-	/* the next write of this library chains it, in insertion order */
+	expect_bad(db, 0, "audit row id 6 (get_credentials) is not in the chain: forged, or written by another program");
+	/* the next write of this library does not chain it (the old code did) */
 	ctx = open_at(&db, NULL);
 	record(ctx, "ssh_command", "101", "after");
+	tu_assert_error(hl_audit_verify(&r, ctx), HL_EINTEGRITY, "audit row id 6 (get_credentials) is not in the chain");
+	assert_int_equal(r->bad_id, 6);
+	assert_int_equal(r->rows, 6);
+	hl_audit_report_free(r);
 	hl_ctx_free(ctx);
-	expect_intact(db, 7);
-	assert_string_equal(tu_sql_text(db, "SELECT seq FROM audit_log WHERE user = 'mcp-agent'"), "6");
+	assert_string_equal(tu_sql_text(db, "SELECT coalesce(seq, 'null') FROM audit_log WHERE user = 'mcp-agent'"),
+	                    "null");
+	assert_string_equal(tu_sql_text(db, "SELECT seq FROM audit_log WHERE details = 'after'"), "6");
+	/* nor does setting the schema version back (a migration re-run) adopt it */
+	tu_sql(db, "PRAGMA user_version = 3");
+	ctx = open_at(&db, NULL);
+	hl_ctx_free(ctx);
+	expect_bad(db, 0, "audit row id 6 (get_credentials) is not in the chain");
+	/* nor a head stripped of its key as well: the keyed rows show the log was keyed */
+	tu_sql(db, "UPDATE audit_head SET key_id = NULL, mac = NULL; PRAGMA user_version = 3");
+	ctx = open_at(&db, NULL);
+	hl_ctx_free(ctx);
+	assert_string_equal(tu_sql_text(db, "SELECT coalesce(seq, 'null') FROM audit_log WHERE user = 'mcp-agent'"),
+	                    "null");
+	expect_bad(db, 6, "the chain's head record has no key");
+}
+
+/* The unkeyed hash of earlier versions is public: a row forged with it, and
+ * a head to match, verified intact before the chain was keyed. */
+static void test_audit__forged_row_with_public_hash(void **state)
+{
+	const char *db = log_of(5);
+	unsigned char prev[32], h[32];
+	char prev_hex[65], hex[65], sql[1024];
+	const char *f[HL_AUDIT_NFIELDS] = { "2026-01-01 00:00:00.000", "credential_read", "granted", "vm", "101",
+	                                    "admin", "local", "all fine" };
+	size_t n[HL_AUDIT_NFIELDS];
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(sodium_init() >= 0, 1);
+	snprintf(prev_hex, sizeof(prev_hex), "%s", tu_sql_text(db, "SELECT hash FROM audit_log WHERE seq = 5"));
+	assert_int_equal(sodium_hex2bin(prev, 32, prev_hex, 64, NULL, &len, NULL), 0);
+	for (int i = 0; i < HL_AUDIT_NFIELDS; i++)
+		n[i] = strlen(f[i]);
+	hl_audit__hash(h, NULL, 6, prev, f, n);
+	sodium_bin2hex(hex, sizeof(hex), h, 32);
+	snprintf(sql, sizeof(sql), "INSERT INTO audit_log (timestamp, action, result, target_type, target_id, user, "
+	         "ip_address, details, seq, prev_hash, hash) VALUES ('%s', '%s', '%s', '%s', '%s', '%s', '%s', '%s', 6, "
+	         "'%s', '%s'); UPDATE audit_head SET seq = 6, hash = '%s'", f[0], f[1], f[2], f[3], f[4], f[5], f[6],
+	         f[7], prev_hex, hex, hex);
+	tu_sql(db, sql);
+	expect_bad(db, 6, "audit row 6 (id 6, vm credential_read) was altered or forged: its contents do not match its MAC");
+}
+
+/* Cut the last rows and point the head at the new last row: caught by the
+ * head's MAC, and never extended by the next write. */
+static void test_audit__truncated_and_head_rewritten(void **state)
+{
+	const char *db = log_of(10), *head = NULL;
+	char saved[512], sql[1024];
+	hl_ctx *ctx;
+	hl_audit_event ev = HL_AUDIT_EVENT_INIT;
+
+	(void)state;
+	tu_sql(db, "DELETE FROM audit_log WHERE seq >= 9;"
+	           "UPDATE audit_head SET seq = 8, hash = (SELECT hash FROM audit_log WHERE seq = 8)");
+	expect_bad(db, 8, "the chain's head record (row 8) was altered: its MAC does not match");
+	ctx = open_at(&db, NULL);
+	ev.action = "auth_refused";
+	ev.result = "refused";
+	tu_assert_error(hl_audit_record(ctx, &ev), HL_EINTEGRITY, "is damaged: the chain's head record (row 8) was "
+	                "altered");
+	hl_ctx_free(ctx);
+	assert_string_equal(tu_sql_text(db, "SELECT count(*) FROM audit_log"), "8");
+
+	/* a head saved from an earlier state and put back after the cut matches
+	 * its MAC; the head recorded elsewhere catches it */
+	db = log_of(8);
+	snprintf(saved, sizeof(saved), "%s", tu_sql_text(db, "SELECT seq || ',' || quote(hash) || ',' || quote(key_id) "
+	                                                 "|| ',' || quote(mac) FROM audit_head"));
+	ctx = open_at(&db, NULL);
+	record(ctx, "ssh_command", "101", "cmd 9");
+	record(ctx, "ssh_command", "101", "cmd 10");
+	hl_ctx_free(ctx);
+	head = keep_path(head_of(db));
+	assert_int_equal(strncmp(head, "10:", 3), 0);
+	snprintf(sql, sizeof(sql), "DELETE FROM audit_log WHERE seq >= 9; DELETE FROM audit_head;"
+	         "INSERT INTO audit_head (id, seq, hash, key_id, mac) VALUES (1, %s)", saved);
+	tu_sql(db, sql);
+	expect_intact(db, 8); /* without a head from elsewhere, a replayed head looks right */
+	expect_bad_against(db, head, 9, "the log ends at row 8, but the head recorded elsewhere is row 10: rows 9..10 "
+	                   "were removed");
+}
+
+static void test_audit__wipe_caught_by_recorded_head(void **state)
+{
+	const char *db = log_of(10), *head;
+	char keyfile[600];
+	hl_ctx *ctx;
+	hl_audit_report *r = NULL;
+
+	(void)state;
+	head = keep_path(head_of(db));
+	ctx = open_at(&db, NULL);
+	assert_int_equal(hl_audit_verify_head(&r, ctx, head), 0);  /* the head recorded is this log's */
+	assert_int_equal(r->intact, 1);
+	hl_audit_report_free(r);
+	tu_assert_error(hl_audit_verify_head(&r, ctx, "10:abc"), HL_EINVALID, "is not SEQ:HASH");
+	tu_assert_error(hl_audit_verify_head(&r, ctx, "x"), HL_EINVALID, "is not SEQ:HASH");
+	hl_ctx_free(ctx);
+
+	tu_sql(db, "DELETE FROM audit_log; DELETE FROM audit_head");
+	expect_intact(db, 0); /* alone, a wiped log looks like a new one */
+	expect_bad_against(db, head, 1, "the log ends at row 0, but the head recorded elsewhere is row 10: rows 1..10 "
+	                   "were removed (the log was cut back or wiped)");
+	/* wiped, its key file removed, and ten rows written again */
+	snprintf(keyfile, sizeof(keyfile), "%s.audit-key", db);
+	assert_int_equal(unlink(keyfile), 0);
+	ctx = open_at(&db, NULL);
+	for (int i = 0; i < 10; i++)
+		record(ctx, "ssh_command", "101", "again");
+	hl_ctx_free(ctx);
+	expect_intact(db, 10);
+	expect_bad_against(db, head, 10, "audit row 10 (id 10) is not the row the head recorded elsewhere names");
+}
+
+static void test_audit__key_file(void **state)
+{
+	const char *db = NULL;
+	char keyfile[600], other[HL_VAULT_KEY_TEXT_SIZE], env[HL_VAULT_KEY_TEXT_SIZE];
+	struct stat sb;
+	hl_ctx *ctx;
+	hl_audit_report *r = NULL;
+	mode_t old = umask(022);
+
+	(void)state;
+	ctx = open_at(&db, NULL);
+	snprintf(keyfile, sizeof(keyfile), "%s.audit-key", db);
+	assert_int_equal(stat(keyfile, &sb), -1); /* made with the first row, not before */
+	record(ctx, "ssh_command", "101", "one");
+	hl_ctx_free(ctx);
+	assert_int_equal(stat(keyfile, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(sb.st_size, 45);
+
+	/* a key file others may read is refused, as the vault's is */
+	chmod(keyfile, 0644);
+	ctx = open_at(&db, NULL);
+	tu_assert_error(hl_audit_verify(&r, ctx), HL_EINVALID, "is accessible by group or others");
+	hl_ctx_free(ctx);
+	chmod(keyfile, 0600);
+
+	/* the key is gone: nothing written or verified, nothing re-keyed */
+	rename(keyfile, tu_path("moved-key"));
+	ctx = open_at(&db, NULL);
+	tu_assert_error(hl_audit_verify(&r, ctx), HL_ELOCKED, ".audit-key is missing: restore it");
+	hl_ctx_free(ctx);
+	ctx = open_at(&db, NULL);
+	{
+		hl_audit_event ev = HL_AUDIT_EVENT_INIT;
+		ev.action = "ssh_command";
+		tu_assert_error(hl_audit_record(ctx, &ev), HL_ELOCKED, "is missing");
+	}
+	hl_ctx_free(ctx);
+	assert_int_equal(stat(keyfile, &sb), -1);
+	rename(tu_path("moved-key"), keyfile);
+	expect_intact(db, 1);
+
+	/* HOMELAB_AUDIT_KEY: another key is named as such */
+	hl_vault_keygen(other, sizeof(other));
+	setenv("HOMELAB_AUDIT_KEY", other, 1);
+	ctx = open_at(&db, NULL);
+	tu_assert_error(hl_audit_verify(&r, ctx), HL_EINTEGRITY, "the log was written under audit key ");
+	assert_non_null(strstr(r->problem, "but the audit key in use is "));
+	hl_audit_report_free(r);
+	hl_ctx_free(ctx);
+	/* and a new log under it has no key file */
+	db = NULL;
+	ctx = open_at(&db, NULL);
+	record(ctx, "ssh_command", "101", "env");
+	hl_ctx_free(ctx);
+	snprintf(keyfile, sizeof(keyfile), "%s.audit-key", db);
+	assert_int_equal(stat(keyfile, &sb), -1);
+	expect_intact(db, 1);
+	snprintf(env, sizeof(env), "%s", other);
+	env[3] = env[3] == 'A' ? 'B' : 'A';
+	setenv("HOMELAB_AUDIT_KEY", env, 1);
+	expect_bad(db, 0, "the log was written under audit key ");
+	unsetenv("HOMELAB_AUDIT_KEY");
+	umask(old);
 }
 
 /* The Python server's database: its audit rows are chained by migration 2,
@@ -337,10 +565,86 @@ static void test_audit__legacy_rows_chained_by_migration(void **state)
 	assert_int_equal(hl_ctx_schema_version(ctx), hl_schema_version());
 	hl_ctx_free(ctx);
 	assert_string_equal(tu_sql_text(db, "SELECT group_concat(action || user || details || timestamp, '|') "
-	                                "FROM audit_log"), before);
-	expect_intact(db, 2);
+	                                "FROM audit_log WHERE seq <= 2"), before);
+	/* the two rows, then the migration's own row saying what it did */
+	expect_intact(db, 3);
+	assert_string_equal(tu_sql_text(db, "SELECT action FROM audit_log WHERE seq = 3"), "audit_chain_keyed");
+	assert_non_null(strstr(tu_sql_text(db, "SELECT details FROM audit_log WHERE seq = 3"), "2 earlier rows chained "
+	                       "under audit key "));
+	assert_non_null(strstr(tu_sql_text(db, "SELECT details FROM audit_log WHERE seq = 3"), "2 written outside any "
+	                       "chain"));
 	tu_sql(db, "UPDATE audit_log SET details = 'edited' WHERE action = 'ssh_command'");
 	expect_bad(db, 2, "was altered");
+}
+
+/* Turn a log into what a libhomelab of schema 3 left: the unkeyed chain, a
+ * head without key, no key file. */
+static void make_unkeyed(const char *db)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL, *up = NULL;
+	unsigned char prev[32] = { 0 }, hash[32];
+	char prev_hex[65], hex[65], keyfile[600], sql[300];
+	int64_t seq = 0;
+
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT seq, timestamp, action, result, target_type, target_id, user, "
+	                                    "ip_address, details FROM audit_log ORDER BY seq", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "UPDATE audit_log SET prev_hash = ?1, hash = ?2 WHERE seq = ?3", -1, &up,
+	                                    NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *f[HL_AUDIT_NFIELDS];
+		size_t n[HL_AUDIT_NFIELDS];
+		seq = sqlite3_column_int64(st, 0);
+		for (int i = 0; i < HL_AUDIT_NFIELDS; i++) {
+			f[i] = (const char *)sqlite3_column_text(st, i + 1);
+			n[i] = f[i] ? (size_t)sqlite3_column_bytes(st, i + 1) : 0;
+		}
+		hl_audit__hash(hash, NULL, seq, prev, f, n);
+		sodium_bin2hex(prev_hex, sizeof(prev_hex), prev, 32);
+		sodium_bin2hex(hex, sizeof(hex), hash, 32);
+		sqlite3_bind_text(up, 1, prev_hex, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(up, 2, hex, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(up, 3, seq);
+		assert_int_equal(sqlite3_step(up), SQLITE_DONE);
+		sqlite3_reset(up);
+		memcpy(prev, hash, 32);
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(up);
+	snprintf(sql, sizeof(sql), "UPDATE audit_head SET seq = %lld, hash = '%s', key_id = NULL, mac = NULL; "
+	         "PRAGMA user_version = 3", (long long)seq, hex);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	snprintf(keyfile, sizeof(keyfile), "%s.audit-key", db);
+	assert_int_equal(unlink(keyfile), 0);
+}
+
+/* The unkeyed chain of schema 3 is checked, then keyed, by the migration. */
+static void test_audit__unkeyed_chain_keyed_by_migration(void **state)
+{
+	const char *db = log_of(3);
+	hl_ctx *ctx;
+
+	(void)state;
+	assert_int_equal(sodium_init() >= 0, 1);
+	make_unkeyed(db);
+	ctx = open_at(&db, NULL);
+	hl_ctx_free(ctx);
+	expect_intact(db, 4);
+	assert_non_null(strstr(tu_sql_text(db, "SELECT details FROM audit_log WHERE seq = 4"), "3 earlier rows chained "
+	                       "under audit key "));
+	assert_non_null(strstr(tu_sql_text(db, "SELECT details FROM audit_log WHERE seq = 4"), "3 from the unkeyed chain "
+	                       "of an earlier libhomelab (it verified intact), 0 written outside"));
+	/* an unkeyed chain that was already edited is keyed as it is, and says so */
+	db = log_of(3);
+	make_unkeyed(db);
+	tu_sql(db, "UPDATE audit_log SET details = 'edited' WHERE seq = 2");
+	ctx = open_at(&db, NULL);
+	hl_ctx_free(ctx);
+	expect_intact(db, 4);
+	assert_non_null(strstr(tu_sql_text(db, "SELECT details FROM audit_log WHERE seq = 4"), "(it did not verify: it "
+	                       "was broken at row 2 (id 2))"));
 }
 
 static void test_audit__tools(void **state)
@@ -529,8 +833,13 @@ int main(void)
 		cmocka_unit_test(test_audit__deleted_row),
 		cmocka_unit_test(test_audit__truncated_end),
 		cmocka_unit_test(test_audit__reordered_rows),
-		cmocka_unit_test(test_audit__row_slipped_in),
+		cmocka_unit_test(test_audit__row_slipped_in_is_never_adopted),
+		cmocka_unit_test(test_audit__forged_row_with_public_hash),
+		cmocka_unit_test(test_audit__truncated_and_head_rewritten),
+		cmocka_unit_test(test_audit__wipe_caught_by_recorded_head),
+		cmocka_unit_test(test_audit__key_file),
 		cmocka_unit_test(test_audit__legacy_rows_chained_by_migration),
+		cmocka_unit_test(test_audit__unkeyed_chain_keyed_by_migration),
 		cmocka_unit_test(test_audit__tools),
 		cmocka_unit_test(test_audit__sigkill_during_audited_reads),
 		cmocka_unit_test(test_audit__timings),

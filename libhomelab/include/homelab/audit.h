@@ -11,9 +11,15 @@
  * hl_ctx_options.audit_db_path or $HOMELAB_AUDIT_DB names one (for an
  * inventory mounted read-only).
  *
- * The chain is not keyed: it shows accidental or naive changes, and any
- * change made after its head was copied elsewhere (hl_audit_report's
- * head_seq and head_hash are worth recording outside the host).
+ * The chain is keyed: each row's MAC is BLAKE2b under the audit key,
+ * $HOMELAB_AUDIT_KEY (a key as hl_vault_keygen() makes, or "file:PATH"),
+ * else the file "<log database>.audit-key", created mode 0600 beside the log
+ * with its first row. Whoever can write the database but not read the key
+ * cannot add, change, reorder or re-chain rows unnoticed; a row inserted
+ * with plain SQL stays outside the chain and verify names it. Cutting rows
+ * from the end or wiping the log is caught against a head recorded
+ * elsewhere (hl_audit_verify_head); whoever holds the key (the user the
+ * daemon runs as) can rewrite the log, so record heads off the host.
  */
 #ifndef HOMELAB_AUDIT_H
 #define HOMELAB_AUDIT_H
@@ -98,18 +104,30 @@ typedef struct hl_audit_report {
 	int64_t bad_seq;     /**< the first bad position (0 when intact) */
 	int64_t bad_id;      /**< the row id there, when there is a row (else 0) */
 	char *problem;       /**< one line naming the first bad row; NULL when intact */
+	char *key_id;        /**< fingerprint of the audit key (16 hex digits); NULL for a log never written */
 } hl_audit_report;
 
 /**
- * Verify the hash chain of the whole log: every row's hash, every link, no
+ * Verify the keyed chain of the whole log: every row's MAC, every link, no
  * gap in the sequence, rows in sequence order, no row outside the chain,
- * and the recorded head.
+ * and the recorded head and its MAC.
  * @param[out] out  the report, set both on 0 and on HL_EINTEGRITY; free
  *                  with hl_audit_report_free()
  * @return 0 (intact), HL_EINTEGRITY (the message names the first altered,
  *         missing or reordered row), HL_ERROR
  */
 HL_EXTERN(int) hl_audit_verify(hl_audit_report **out, hl_ctx *ctx);
+
+/**
+ * hl_audit_verify(), and check the chain against a head recorded earlier
+ * (elsewhere): "SEQ:HASH", as head_seq and head_hash of an intact report
+ * (`homelab audit head` prints it). The row at SEQ must still be there
+ * with that MAC, so a log cut back, or wiped and started again, is caught.
+ * @param head  NULL: as hl_audit_verify()
+ * @return as hl_audit_verify(); HL_EINVALID for a malformed head;
+ *         HL_ELOCKED when the log has rows and its key is missing
+ */
+HL_EXTERN(int) hl_audit_verify_head(hl_audit_report **out, hl_ctx *ctx, const char *head);
 
 HL_EXTERN(void) hl_audit_report_free(hl_audit_report *report);
 

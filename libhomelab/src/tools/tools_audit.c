@@ -4,6 +4,8 @@
  */
 #include "registry.h"
 
+#include <stdio.h>
+
 int hl_tool__homelab_audit_list(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
 {
 	hl_audit_filter f = HL_AUDIT_FILTER_INIT;
@@ -47,22 +49,26 @@ int hl_tool__homelab_audit_list(hl_buf *out, hl_ctx *ctx, struct json_object *ar
 int hl_tool__homelab_audit_verify(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
 {
 	hl_audit_report *r = NULL;
+	char head[96] = "";
 	hl_jw w;
 	int err;
 
-	(void)args;
 	(void)opts;
 	/* A broken chain is a result (intact: false), not a failure of the tool. */
-	err = hl_audit_verify(&r, ctx);
+	err = hl_audit_verify_head(&r, ctx, hl_json__get_str(args, "head"));
 	if (err < 0 && err != HL_EINTEGRITY)
 		return err;
 	hl_error_clear();
+	if (r->intact && r->head_hash)
+		snprintf(head, sizeof(head), "%lld:%s", (long long)r->head_seq, r->head_hash);
 	hl_jw__init(&w, out);
 	hl_jw__obj(&w);
 	hl_jw__kbool(&w, "intact", r->intact);
 	hl_jw__kint(&w, "rows", r->rows);
 	hl_jw__kint(&w, "head_seq", r->head_seq);
 	hl_jw__kstr(&w, "head_hash", r->head_hash);
+	hl_jw__kstr(&w, "head", head[0] ? head : NULL);
+	hl_jw__kstr(&w, "key_id", r->key_id);
 	hl_jw__kint_or_null(&w, "bad_seq", r->intact ? 0 : r->bad_seq);
 	hl_jw__kint_or_null(&w, "bad_id", r->intact ? 0 : r->bad_id);
 	hl_jw__kstr(&w, "problem", r->problem);
