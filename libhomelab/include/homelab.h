@@ -20,5 +20,6 @@
 #include "homelab/token.h"
 #include "homelab/modelfile.h"
 #include "homelab/gpu.h"
+#include "homelab/ssh.h"
 
 #endif

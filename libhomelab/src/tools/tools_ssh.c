@@ -1,0 +1,101 @@
+/*
+ * tools_ssh.c: the remote tools over SSH. The SSH layer (ssh.c, sftp.c)
+ * does the work and the audit; these handlers read the validated
+ * arguments and write each tool's JSON result.
+ */
+#include "registry.h"
+
+#include <stdio.h>
+
+/* The target argument as text (a vm_id may come as a number); NULL when absent. */
+static const char *target_arg(struct json_object *args, char *buf, size_t size)
+{
+	struct json_object *t;
+
+	if (!json_object_object_get_ex(args, "target", &t))
+		return NULL;
+	if (json_object_is_type(t, json_type_int)) {
+		snprintf(buf, size, "%lld", (long long)json_object_get_int64(t));
+		return buf;
+	}
+	return json_object_get_string(t);
+}
+
+/* A string argument without NUL characters (JSON may carry \u0000). */
+static int plain_string(const char **out, struct json_object *args, const char *key)
+{
+	struct json_object *v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(args, key, &v) || !json_object_is_type(v, json_type_string))
+		return 0;
+	if (strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "%s: must not contain NUL characters", key);
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+/* Is this byte string valid UTF-8? */
+static bool valid_utf8(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n;) {
+		size_t k;
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (!(k = hl__utf8_len(p + i, n - i)))
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+int hl_tool__whisper_ssh_command(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
+{
+	hl_ssh_exec_options eo = HL_SSH_EXEC_OPTIONS_INIT;
+	hl_ssh_result *r = NULL;
+	struct json_object *t;
+	const char *command;
+	char tbuf[32];
+	hl_jw w;
+	int err;
+
+	if ((err = plain_string(&command, args, "command")) < 0)
+		return err;
+	if (json_object_object_get_ex(args, "timeout_s", &t))
+		eo.timeout_ms = (int)(json_object_get_double(t) * 1000.0 + 0.5);
+	else if (opts->timeout_ms > 0)
+		eo.timeout_ms = opts->timeout_ms;
+	eo.progress = opts->progress;
+	eo.payload = opts->payload;
+	eo.principal = opts->principal;
+	eo.client_addr = opts->client_addr;
+	if ((err = hl_ssh_exec(&r, ctx, target_arg(args, tbuf, sizeof(tbuf)), command, &eo)) < 0)
+		return err;
+	hl_jw__init(&w, out);
+	hl_jw__obj(&w);
+	hl_jw__kstr(&w, "target", r->target);
+	hl_jw__kstr(&w, "command", command);
+	hl_jw__key(&w, "exit_status");
+	if (r->exit_status >= 0)
+		hl_jw__int(&w, r->exit_status);
+	else
+		hl_jw__null(&w);
+	hl_jw__kstr(&w, "signal", r->signal);
+	hl_jw__key(&w, "stdout");
+	hl_jw__strn(&w, r->out ? r->out : "", r->out_len);
+	hl_jw__key(&w, "stderr");
+	hl_jw__strn(&w, r->err ? r->err : "", r->err_len);
+	hl_jw__kbool(&w, "timed_out", r->timed_out);
+	hl_jw__kbool(&w, "truncated", r->out_truncated || r->err_truncated);
+	hl_jw__kbool(&w, "stdout_truncated", r->out_truncated);
+	hl_jw__kbool(&w, "stderr_truncated", r->err_truncated);
+	hl_jw__kbool(&w, "invalid_utf8", !valid_utf8(r->out, r->out_len) || !valid_utf8(r->err, r->err_len));
+	hl_jw__kdouble(&w, "duration_ms", (double)(int64_t)(r->duration_ms * 10) / 10.0);
+	hl_jw__end_obj(&w);
+	hl_ssh_result_free(r);
+	return hl_jw__finish(&w);
+}

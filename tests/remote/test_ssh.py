@@ -1,0 +1,304 @@
+"""whisper_ssh_command against a real sshd on loopback: output, exit status,
+signals, timeout (the remote process is gone), output cap, UTF-8, session
+reuse (handshakes counted in sshd's log), threads, a server that dies, the
+audit log first (fail-closed), and host keys."""
+import os
+import sqlite3
+import subprocess
+import threading
+import time
+
+import pytest
+
+import homelab
+from conftest import Cli
+from sshd_helper import Sshd, fingerprint, keygen
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_gone(pid, seconds=5):
+    deadline = time.monotonic() + seconds
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not alive(pid)
+
+
+def test_stdout_stderr_exit_status(lab):
+    r = lab.call("whisper_ssh_command", command="echo out; echo err >&2; exit 3")
+    assert r["target"] == "whisper"
+    assert r["command"] == "echo out; echo err >&2; exit 3"
+    assert (r["stdout"], r["stderr"], r["exit_status"], r["signal"]) == ("out\n", "err\n", 3, None)
+    assert r["timed_out"] is False and r["truncated"] is False and r["invalid_utf8"] is False
+    assert r["duration_ms"] > 0
+
+
+def test_generated_python_method(lab):
+    r = lab.whisper_ssh_command(command="printf %s hello", target="101")
+    assert (r["stdout"], r["exit_status"]) == ("hello", 0)
+
+
+def test_signal_reported(lab):
+    r = lab.call("whisper_ssh_command", command="kill -TERM $$")
+    assert r["exit_status"] is None and r["signal"] == "TERM"
+
+
+def test_stderr_that_looks_like_nothing_special_is_kept(lab):
+    # the library takes only its own pid line off stderr
+    r = lab.call("whisper_ssh_command", command="printf 'homelab-pgid 5\\n' >&2; printf '\\036x\\n' >&2")
+    assert r["stderr"] == "homelab-pgid 5\n\x1ex\n"
+
+
+@pytest.mark.parametrize("command", [
+    "echo $$ > {pidfile}; exec sleep 100",            # the command itself
+    "echo $$ > {pidfile}; sleep 100; echo never",     # a child of the shell
+    "sh -c 'echo $$ > {pidfile}; sleep 100' & wait",  # a grandchild in the background
+])
+def test_timeout_ends_the_remote_process(lab, tmp_path, command):
+    pidfile = tmp_path / "pid"
+    t0 = time.monotonic()
+    r = lab.call("whisper_ssh_command", command=command.format(pidfile=pidfile), timeout_s=1)
+    assert time.monotonic() - t0 < 8
+    assert r["timed_out"] is True and r["exit_status"] is None
+    assert "never" not in r["stdout"]
+    pid = int(pidfile.read_text())
+    assert wait_gone(pid), f"remote process {pid} still runs after the timeout"
+
+
+def test_timeout_over_the_limit_is_refused(lab, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOMELAB_SSH_MAX_TIMEOUT_S", "5")
+    with pytest.raises(homelab.InvalidArgumentError, match="timeout_s"):
+        lab.call("whisper_ssh_command", command=f"touch {tmp_path}/ran", timeout_s=6)
+    assert not (tmp_path / "ran").exists()
+
+
+def test_output_cap_reported(lab):
+    r = lab.call("whisper_ssh_command", command="head -c 3000000 /dev/zero | tr '\\0' a; echo e >&2")
+    assert len(r["stdout"]) == 1024 * 1024 and set(r["stdout"]) == {"a"}
+    assert r["truncated"] is True and r["stdout_truncated"] is True and r["stderr_truncated"] is False
+    assert r["stderr"] == "e\n" and r["exit_status"] == 0
+
+
+def test_invalid_utf8_replaced_and_reported(lab):
+    r = lab.call("whisper_ssh_command", command="printf 'a\\377b\\000c'")
+    assert r["stdout"] == "a\ufffdb\x00c" and r["invalid_utf8"] is True
+    r = lab.call("whisper_ssh_command", command="printf 'caf\\303\\251'")
+    assert r["stdout"] == "café" and r["invalid_utf8"] is False
+
+
+def test_nul_in_command_refused(lab, tmp_path):
+    with pytest.raises(homelab.InvalidArgumentError, match="NUL"):
+        lab.call("whisper_ssh_command", command=f"touch {tmp_path}/a\x00b")
+
+
+def test_one_handshake_for_twenty_commands(lab, sshd):
+    lab.call("whisper_ssh_command", command="true")  # a kept session exists now
+    before = sshd.handshakes()
+    for i in range(20):
+        assert lab.call("whisper_ssh_command", command=f"echo {i}")["stdout"] == f"{i}\n"
+    assert sshd.handshakes() == before
+
+
+def test_four_threads_on_one_target(db, trusted, sshd):
+    errors, results = [], {}
+
+    def worker(n):
+        try:
+            with homelab.Homelab(db) as hl:
+                for i in range(5):
+                    r = hl.call("whisper_ssh_command", command=f"sleep 0.1; echo {n}-{i}")
+                    results[(n, i)] = r["stdout"]
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert results == {(n, i): f"{n}-{i}\n" for n in range(4) for i in range(5)}
+
+
+def own_server(tmp_path, sshd):
+    """A server of the test's own (the shared one stays up), same user key."""
+    server = Sshd(tmp_path / "own")
+    server.authorize(str(sshd.user_key) + ".pub")
+    return server
+
+
+def test_server_killed_mid_command_then_back(tmp_path, db, trusted, sshd):
+    server = own_server(tmp_path, sshd)
+    server.start()
+    Cli(db).ok("vms", "set", "whisper", "--ssh-port", server.port)
+    trusted.write_text(server.known_hosts_line())
+    try:
+        with homelab.Homelab(db) as hl:
+            assert hl.call("whisper_ssh_command", command="echo up")["stdout"] == "up\n"
+            box = {}
+
+            def run():
+                try:
+                    box["r"] = hl.call("whisper_ssh_command", command="sleep 30")
+                except homelab.HomelabError as e:
+                    box["e"] = e
+
+            t = threading.Thread(target=run)
+            t0 = time.monotonic()
+            t.start()
+            time.sleep(0.5)
+            server.kill_all()
+            t.join(15)
+            assert not t.is_alive(), "the call hangs after the server died"
+            assert time.monotonic() - t0 < 10
+            assert isinstance(box.get("e"), homelab.UnreachableError), box
+            assert "connection was lost" in str(box["e"])
+            # down: a clear error, quickly
+            with pytest.raises(homelab.UnreachableError, match="cannot connect to whisper"):
+                hl.call("whisper_ssh_command", command="echo down")
+            server.start()
+            assert hl.call("whisper_ssh_command", command="echo back")["stdout"] == "back\n"
+    finally:
+        server.stop()
+
+
+def test_kept_session_that_died_is_replaced_transparently(tmp_path, db, trusted, sshd):
+    server = own_server(tmp_path, sshd)
+    server.start()
+    Cli(db).ok("vms", "set", "whisper", "--ssh-port", server.port)
+    trusted.write_text(server.known_hosts_line())
+    try:
+        with homelab.Homelab(db) as hl:
+            assert hl.call("whisper_ssh_command", command="echo 1")["stdout"] == "1\n"
+            server.restart()  # the kept session's connection is gone
+            assert hl.call("whisper_ssh_command", command="echo 2")["stdout"] == "2\n"
+            assert server.handshakes() == 2  # the first session, and one new one (the log appends)
+    finally:
+        server.stop()
+
+
+def test_audit_rows_before_and_after(lab, db):
+    lab.call("whisper_ssh_command", command="exit 7")
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT action, result, target_type, target_id, details FROM audit_log "
+                       "WHERE action = 'ssh_command' ORDER BY rowid").fetchall()
+    con.close()
+    assert rows[-2][:4] == ("ssh_command", "started", "vm", "101") and rows[-2][4].endswith(": exit 7")
+    assert rows[-1][:4] == ("ssh_command", "failed", "vm", "101") and "exit_status=7" in rows[-1][4]
+
+
+def test_read_only_audit_log_nothing_runs(db, trusted, tmp_path):
+    with homelab.Homelab(db, readonly=True) as hl:
+        with pytest.raises(homelab.HomelabError, match="audit log could not be written"):
+            hl.call("whisper_ssh_command", command=f"touch {tmp_path}/ran")
+    time.sleep(0.3)
+    assert not (tmp_path / "ran").exists()
+
+
+def test_locked_audit_log_nothing_runs(db, trusted, tmp_path):
+    audit = tmp_path / "audit.db"
+    with homelab.Homelab(db, audit_db_path=str(audit)) as hl:
+        hl.call("whisper_ssh_command", command="true")  # the log exists
+        locker = sqlite3.connect(str(audit), isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(homelab.HomelabError, match="audit log could not be written"):
+                hl.call("whisper_ssh_command", command=f"touch {tmp_path}/ran")
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+    assert not (tmp_path / "ran").exists()
+
+
+def test_progress_lines_and_stop(lab, tmp_path):
+    seen = []
+    r = lab.call("whisper_ssh_command", command="for i in 1 2 3; do echo line$i; sleep 0.2; done",
+                 progress=lambda p: seen.append(p.message))
+    assert r["stdout"] == "line1\nline2\nline3\n"
+    assert seen == ["line1", "line2", "line3"]
+
+    class Stop(Exception):
+        pass
+
+    def stop(p):
+        raise Stop()
+    pidfile = tmp_path / "pid"
+    with pytest.raises(Stop):
+        lab.call("whisper_ssh_command", command=f"echo $$ > {pidfile}; echo first; sleep 100", progress=stop)
+    assert wait_gone(int(pidfile.read_text()))
+
+
+def test_unknown_target_and_no_ip(lab, cli):
+    with pytest.raises(homelab.NotFoundError, match="target 'nosuch'"):
+        lab.call("whisper_ssh_command", command="true", target="nosuch")
+    cli.ok("vms", "add", "noip")
+    with pytest.raises(homelab.InvalidArgumentError, match="target 'noip'.*no IP"):
+        lab.call("whisper_ssh_command", command="true", target="noip")
+
+
+def test_default_target_from_environment(lab, cli, sshd, monkeypatch):
+    cli.ok("vms", "set", "whisper", "--ip", "")
+    cli.ok("vms", "add", "other", "--ip", "127.0.0.1", "--ssh-port", sshd.port, "--ssh-user", "root")
+    monkeypatch.setenv("HOMELAB_DEFAULT_TARGET", "other")
+    assert lab.call("whisper_ssh_command", command="echo x")["target"] == "other"
+    monkeypatch.delenv("HOMELAB_DEFAULT_TARGET")
+    with pytest.raises(homelab.InvalidArgumentError, match="target 'whisper'"):
+        lab.call("whisper_ssh_command", command="echo x")
+
+
+# ------------------------------------------------------------- host keys ---
+
+def test_unknown_host_key_refused_with_fingerprint(db, known_hosts, sshd, tmp_path):
+    with homelab.Homelab(db) as hl:
+        with pytest.raises(homelab.AuthError) as e:
+            hl.call("whisper_ssh_command", command=f"touch {tmp_path}/ran")
+    msg = str(e.value)
+    assert "is not known" in msg and sshd.host_fingerprint() in msg
+    assert "homelab ssh trust whisper" in msg
+    assert not (tmp_path / "ran").exists()
+
+
+def test_changed_host_key_names_both_fingerprints(db, known_hosts, sshd, tmp_path):
+    other = keygen(tmp_path / "other_host_key")
+    key = other.with_suffix(".pub").read_text().split() if False else open(str(other) + ".pub").read().split()
+    known_hosts.write_text(f"[127.0.0.1]:{sshd.port} {key[0]} {key[1]}\n")
+    with homelab.Homelab(db) as hl:
+        with pytest.raises(homelab.AuthError) as e:
+            hl.call("whisper_ssh_command", command=f"touch {tmp_path}/ran")
+    msg = str(e.value)
+    assert "HOST KEY CHANGED" in msg
+    assert fingerprint(str(other) + ".pub") in msg and sshd.host_fingerprint() in msg
+    assert "--replace" in msg
+    assert not (tmp_path / "ran").exists()
+
+
+def test_changed_key_type_is_refused_too(db, known_hosts, sshd, tmp_path):
+    other = keygen(tmp_path / "ecdsa_key", kind="ecdsa")
+    key = open(str(other) + ".pub").read().split()
+    known_hosts.write_text(f"[127.0.0.1]:{sshd.port} {key[0]} {key[1]}\n")
+    with homelab.Homelab(db) as hl:
+        with pytest.raises(homelab.AuthError, match="HOST KEY CHANGED"):
+            hl.call("whisper_ssh_command", command="true")
+
+
+def test_hashed_known_hosts_entry_accepted(db, known_hosts, sshd):
+    line = sshd.known_hosts_line(hashed=True)
+    assert line.startswith("|1|")
+    known_hosts.write_text("# a comment\n\n" + line)
+    with homelab.Homelab(db) as hl:
+        assert hl.call("whisper_ssh_command", command="echo ok")["stdout"] == "ok\n"
+
+
+def test_entry_for_another_port_does_not_count(db, known_hosts, sshd):
+    # the same key filed for port 22 (plain 127.0.0.1) is not a key for [127.0.0.1]:port
+    key = sshd.host_pub.read_text().split()
+    known_hosts.write_text(f"127.0.0.1 {key[0]} {key[1]}\n[127.0.0.1]:{sshd.port + 1} {key[0]} {key[1]}\n")
+    with homelab.Homelab(db) as hl:
+        with pytest.raises(homelab.AuthError, match="is not known"):
+            hl.call("whisper_ssh_command", command="true")
