@@ -76,6 +76,11 @@ const struct cli_group cli_groups[] = {
 	  "tokens list                         metadata only, never the tokens\n"
 	  "tokens revoke NAME|ID\n",
 	  cmd_tokens },
+	{ "ssh", "run a command on a VM over SSH; trust or forget its host key and sessions",
+	  "ssh TARGET [--timeout-s N] -- COMMAND...   output as it comes; exits with the remote status (255: not run)\n"
+	  "ssh trust TARGET [--replace] [--yes]   show the host key, ask, add it to known_hosts\n"
+	  "ssh forget TARGET                   close the kept SSH sessions to TARGET\n",
+	  cmd_ssh },
 	{ NULL, NULL, NULL, NULL }
 };
 

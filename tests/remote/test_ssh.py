@@ -266,7 +266,7 @@ def test_unknown_host_key_refused_with_fingerprint(db, known_hosts, sshd, tmp_pa
 
 def test_changed_host_key_names_both_fingerprints(db, known_hosts, sshd, tmp_path):
     other = keygen(tmp_path / "other_host_key")
-    key = other.with_suffix(".pub").read_text().split() if False else open(str(other) + ".pub").read().split()
+    key = open(str(other) + ".pub").read().split()
     known_hosts.write_text(f"[127.0.0.1]:{sshd.port} {key[0]} {key[1]}\n")
     with homelab.Homelab(db) as hl:
         with pytest.raises(homelab.AuthError) as e:

@@ -1,0 +1,104 @@
+"""`homelab ssh`: streaming, exit statuses, host key trust from the CLI."""
+import os
+import subprocess
+import time
+
+from conftest import HOMELAB
+from sshd_helper import fingerprint, keygen
+
+
+def test_exit_status_and_streams(cli, trusted):
+    r = cli("ssh", "whisper", "--", "echo out; echo err >&2; exit 5")
+    assert (r.rc, r.out, r.err) == (5, "out\n", "err\n")
+    r = cli("ssh", "whisper", "printf", "'%s-%s'", "a", "b")   # words joined by spaces, as ssh does
+    assert (r.rc, r.out) == (0, "a-b")
+
+
+def test_output_streams_as_it_comes(cli, trusted):
+    p = subprocess.Popen([HOMELAB, "--db", cli.db, "ssh", "whisper", "--", "echo first; sleep 3; echo second"],
+                         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    t0 = time.monotonic()
+    assert p.stdout.readline() == "first\n"
+    assert time.monotonic() - t0 < 2.5
+    assert p.stdout.readline() == "second\n"
+    assert p.wait(10) == 0
+
+
+def test_timeout_and_signal_exit_255(cli, trusted):
+    r = cli("ssh", "whisper", "--timeout-s", "1", "--", "sleep 30")
+    assert r.rc == 255 and "timed out after 1.0 s" in r.err
+    r = cli("ssh", "whisper", "--", "kill -KILL $$")
+    assert r.rc == 255 and "killed by signal KILL" in r.err
+
+
+def test_unknown_target_exit_3(cli, trusted):
+    r = cli("ssh", "nosuch", "--", "true")
+    assert r.rc == 3 and "target 'nosuch'" in r.err
+    cli.ok("vms", "add", "noip")
+    r = cli("ssh", "noip", "--", "true")
+    assert r.rc == 3 and "no IP" in r.err
+
+
+def test_cannot_run_exit_255(cli, known_hosts, sshd, tmp_path):
+    r = cli("ssh", "whisper", "--", f"touch {tmp_path}/ran")
+    assert r.rc == 255 and "is not known" in r.err and sshd.host_fingerprint() in r.err
+    assert not (tmp_path / "ran").exists()
+
+
+def test_trust_needs_yes_off_a_terminal(cli, known_hosts, sshd):
+    r = cli("ssh", "trust", "whisper")
+    assert r.rc == 1 and "--yes" in r.err and sshd.host_fingerprint() in r.out
+    assert known_hosts.read_text() == ""
+    r = cli.ok("ssh", "trust", "whisper", "--yes")
+    assert sshd.host_fingerprint() in r.out and "trusted whisper" in r.out
+    assert known_hosts.read_text() == sshd.known_hosts_line()
+    assert cli.ok("ssh", "whisper", "--", "echo in").out == "in\n"
+    r = cli.ok("ssh", "trust", "whisper", "--yes")
+    assert "already trusted" in r.out and known_hosts.read_text() == sshd.known_hosts_line()
+
+
+def test_trust_into_a_missing_directory(cli, sshd, tmp_path, monkeypatch):
+    path = tmp_path / "new" / "known_hosts"
+    monkeypatch.setenv("HOMELAB_KNOWN_HOSTS", str(path))
+    cli.ok("ssh", "trust", "whisper", "--yes")
+    assert path.read_text() == sshd.known_hosts_line()
+
+
+def test_trust_a_changed_key_only_with_replace(cli, known_hosts, sshd, tmp_path):
+    other = keygen(tmp_path / "old_key")
+    key = open(str(other) + ".pub").read().split()
+    keep = f"# mine\nexample.invalid {key[0]} {key[1]}\n"
+    known_hosts.write_text(keep + f"[127.0.0.1]:{sshd.port} {key[0]} {key[1]}\n")
+    before = known_hosts.read_text()
+    r = cli("ssh", "trust", "whisper", "--yes")
+    assert r.rc == 1 and "HOST KEY CHANGED" in r.err and "--replace" in r.err
+    assert fingerprint(str(other) + ".pub") in r.err and sshd.host_fingerprint() in r.err
+    assert known_hosts.read_text() == before
+    r = cli.ok("ssh", "trust", "whisper", "--replace", "--yes")
+    assert "replaced the key of whisper" in r.out
+    assert known_hosts.read_text() == keep + sshd.known_hosts_line()
+    assert cli.ok("ssh", "whisper", "--", "echo ok").out == "ok\n"
+
+
+def test_trust_replaces_a_hashed_entry(cli, known_hosts, sshd, tmp_path):
+    other = keygen(tmp_path / "old_key")
+    key = open(str(other) + ".pub").read().split()
+    tmp = tmp_path / "h"
+    tmp.write_text(f"[127.0.0.1]:{sshd.port} {key[0]} {key[1]}\n")
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(tmp)], check=True, capture_output=True)
+    known_hosts.write_text(tmp.read_text())
+    assert known_hosts.read_text().startswith("|1|")
+    cli.ok("ssh", "trust", "whisper", "--replace", "--yes")
+    assert known_hosts.read_text() == sshd.known_hosts_line()
+
+
+def test_forget(cli, trusted):
+    r = cli.ok("ssh", "forget", "whisper")
+    assert "closed 0 kept sessions to whisper" in r.out
+    assert cli("ssh", "forget", "nosuch").rc == 3
+
+
+def test_usage(cli):
+    assert cli("ssh", "whisper").rc == 2
+    assert cli("ssh", "whisper", "--timeout-s", "abc", "--", "true").rc == 2
+    assert "ssh trust TARGET" in cli.ok("ssh", "--help").out
