@@ -21,5 +21,6 @@
 #include "homelab/modelfile.h"
 #include "homelab/gpu.h"
 #include "homelab/ssh.h"
+#include "homelab/ollama.h"
 
 #endif

@@ -350,6 +350,9 @@ static void test_legacy__hostile_content(void **state)
 		{ "homelab_list_ips", "{\"subnet\":\"127.0.2.0/24\"}" }, { "homelab_get_credentials", "{\"target\":\"vm:Whisper\"}" },
 		{ "homelab_audit_list", NULL }, { "homelab_audit_verify", NULL },
 		{ "homelab_check_all_services", "{\"timeout_s\":2}" },
+		/* VM 203's Ollama is http://127.0.2.203:11434, where nothing listens */
+		{ "ollama_list_models", "{\"target\":\"203\"}" }, { "ollama_running_models", "{\"target\":\"203\"}" },
+		{ "ollama_show_model", "{\"model_name\":\"x\",\"target\":\"203\"}" },
 	};
 	const char *path = make_legacy("hostile.db");
 	hl_ctx *ctx;
