@@ -121,5 +121,6 @@ int cmd_creds(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_tokens(struct cli *c, int argc, char **argv);
 int cmd_ssh(struct cli *c, int argc, char **argv);
+int cmd_ollama(struct cli *c, int argc, char **argv);
 
 #endif

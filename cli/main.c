@@ -81,6 +81,16 @@ const struct cli_group cli_groups[] = {
 	  "ssh trust TARGET [--replace] [--yes]   show the host key, ask, add it to known_hosts\n"
 	  "ssh forget TARGET                   close the kept SSH sessions to TARGET\n",
 	  cmd_ssh },
+	{ "ollama", "list, show, pull, copy, create and remove the Ollama models of a VM",
+	  "ollama ls [--target VM]            installed models (VM: name or vm_id; default $HOMELAB_DEFAULT_TARGET, whisper)\n"
+	  "ollama ps [--target VM]            models loaded in memory\n"
+	  "ollama show MODEL [--target VM]    details, parameters, Modelfile\n"
+	  "ollama pull MODEL [--target VM]    download, with progress; stalls end after $HOMELAB_OLLAMA_STALL_S (120 s)\n"
+	  "ollama rm MODEL [--target VM] [--yes]   asks first on a terminal\n"
+	  "ollama cp SOURCE DESTINATION [--target VM]\n"
+	  "ollama create NAME -f MODELFILE [--target VM]   '-' reads the Modelfile from stdin\n"
+	  "                                   every subcommand takes --json (the tool's result)\n",
+	  cmd_ollama },
 	{ NULL, NULL, NULL, NULL }
 };
 
