@@ -122,5 +122,6 @@ int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_tokens(struct cli *c, int argc, char **argv);
 int cmd_ssh(struct cli *c, int argc, char **argv);
 int cmd_ollama(struct cli *c, int argc, char **argv);
+int cmd_gpu(struct cli *c, int argc, char **argv);
 
 #endif

@@ -91,6 +91,9 @@ const struct cli_group cli_groups[] = {
 	  "ollama create NAME -f MODELFILE [--target VM]   '-' reads the Modelfile from stdin\n"
 	  "                                   every subcommand takes --json (the tool's result)\n",
 	  cmd_ollama },
+	{ "gpu", "GPU status of a VM (nvidia-smi over SSH)",
+	  "gpu [TARGET] [--json]               a row per GPU, its processes below it\n",
+	  cmd_gpu },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -159,11 +162,12 @@ int cli_dispatch(struct cli *c, int argc, char **argv)
 	for (const struct cli_group *g = cli_groups; g->name; g++) {
 		if (strcmp(g->name, argv[0]) != 0)
 			continue;
-		if (argc == 1) {
+		/* `homelab gpu` alone asks the default target */
+		if (argc == 1 && strcmp(g->name, "gpu") != 0) {
 			cli_group_help(stderr, g);
 			return CLI_USAGE;
 		}
-		if (cli_is_help(argv[1])) {
+		if (argc > 1 && cli_is_help(argv[1])) {
 			cli_group_help(stdout, g);
 			return CLI_OK;
 		}

@@ -8,6 +8,7 @@ library in-process) and for every CLI it starts.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -69,7 +70,13 @@ class Cli:
 @pytest.fixture(scope="session")
 def sshd():
     d = tempfile.mkdtemp(prefix="hl-sshd-")
-    server = Sshd(d, path_prepend=str(FIXTURES / "nvidia-smi" / "bin"))
+    # the stand-in nvidia-smi on the PATH of the server's sessions
+    bindir = Path(d) / "bin"
+    bindir.mkdir()
+    shutil.copy(FIXTURES / "nvidia-smi" / "fake-nvidia-smi", bindir / "nvidia-smi")
+    os.chmod(bindir / "nvidia-smi", 0o755)
+    server = Sshd(d, path_prepend=str(bindir))
+    server.bindir = bindir
     server.start()
     os.environ["HOMELAB_SSH_KEY"] = str(server.user_key)
     yield server
@@ -112,3 +119,14 @@ def lab(db, trusted):
     """A Homelab (Python binding, the library in this process) on db, host key trusted."""
     with homelab.Homelab(db) as hl:
         yield hl
+
+
+@pytest.fixture
+def gpu_case(sshd):
+    """Pick the stand-in nvidia-smi's case: gpu_case("rtx-2080-super,apps-two")."""
+    case_file = sshd.bindir / "nvidia-smi.case"
+
+    def choose(name):
+        case_file.write_text(name + "\n")
+    yield choose
+    case_file.unlink(missing_ok=True)

@@ -4,6 +4,7 @@
  * arguments and write each tool's JSON result.
  */
 #include "registry.h"
+#include "ssh.h"
 
 #include <stdio.h>
 
@@ -98,4 +99,58 @@ int hl_tool__whisper_ssh_command(hl_buf *out, hl_ctx *ctx, struct json_object *a
 	hl_jw__end_obj(&w);
 	hl_ssh_result_free(r);
 	return hl_jw__finish(&w);
+}
+
+/* One nvidia-smi query over SSH, as hl_gpu_parse() wants it. */
+static int gpu_query(hl_ssh_result **r, hl_gpu_output *o, hl_ctx *ctx, const struct hl_ssh__target *t,
+                     const char *args, const hl_call_options *opts)
+{
+	hl_ssh_exec_options eo = HL_SSH_EXEC_OPTIONS_INIT;
+	char command[300];
+	int err;
+
+	snprintf(command, sizeof(command), "nvidia-smi %s", args);
+	eo.timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
+	eo.principal = opts->principal;
+	eo.client_addr = opts->client_addr;
+	if ((err = hl_ssh__run(r, ctx, t, command, &eo)) < 0)
+		return err;
+	if ((*r)->timed_out)
+		return hl__err(HL_ETIMEOUT, HL_ERROR_SSH, "%s: nvidia-smi did not answer within %d s", t->name,
+		               eo.timeout_ms / 1000);
+	o->stdout_text = (*r)->out;
+	o->stdout_len = (*r)->out_len;
+	o->stderr_text = (*r)->err;
+	o->stderr_len = (*r)->err_len;
+	o->exit_status = (*r)->exit_status;
+	return 0;
+}
+
+int hl_tool__whisper_gpu_status(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
+{
+	struct hl_ssh__target t;
+	hl_ssh_result *rg = NULL, *ra = NULL;
+	hl_gpu_output gpus = { 0 }, apps = { 0 };
+	char tbuf[32];
+	int err;
+
+	if ((err = hl_ssh__resolve(&t, ctx, target_arg(args, tbuf, sizeof(tbuf)))) < 0)
+		return err;
+	if ((err = gpu_query(&rg, &gpus, ctx, &t, HL_GPU_QUERY_GPUS, opts)) < 0)
+		goto out;
+	/* the process list too, unless nvidia-smi cannot run at all (no driver, no NVML, not there) */
+	if (gpus.exit_status != 9 && gpus.exit_status != 12 && gpus.exit_status != 126 && gpus.exit_status != 127 &&
+	    (err = gpu_query(&ra, &apps, ctx, &t, HL_GPU_QUERY_APPS, opts)) < 0)
+		goto out;
+	err = hl_gpu_parse(out, t.name, &gpus, ra ? &apps : NULL);
+	if (err < 0) {
+		char why[700];
+		snprintf(why, sizeof(why), "%s", hl_error_last()->message);
+		err = hl__err(err, HL_ERROR_SSH, "%s: %s", t.name, why);
+	}
+out:
+	hl_ssh_result_free(rg);
+	hl_ssh_result_free(ra);
+	hl_ssh__target_dispose(&t);
+	return err;
 }
