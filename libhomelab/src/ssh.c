@@ -10,6 +10,7 @@
 #include "ssh.h"
 #include "vault.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -92,8 +93,17 @@ int hl_ssh__resolve(struct hl_ssh__target *t, hl_ctx *ctx, const char *target)
 		              target, vm->name, vm->name);
 		goto out;
 	}
+	{
+		/* a literal address only: a name would be looked up in DNS */
+		unsigned char addr[16];
+		if (inet_pton(AF_INET, vm->ip, addr) != 1 && inet_pton(AF_INET6, vm->ip, addr) != 1) {
+			err = hl__err(HL_EINVALID, HL_ERROR_INVENTORY, "target '%.100s': the ip of VM %.100s is not an IP address",
+			              target, vm->name);
+			goto out;
+		}
+	}
 	t->vm_id = vm->vm_id;
-	t->port = vm->ssh_port > 0 ? vm->ssh_port : 22;
+	t->port = vm->ssh_port > 0 && vm->ssh_port < 65536 ? vm->ssh_port : 22;
 	if (!(t->name = hl__strdup(vm->name)) || !(t->host = hl__strdup(vm->ip))) {
 		err = HL_ENOMEM;
 		goto out;

@@ -302,3 +302,13 @@ def test_entry_for_another_port_does_not_count(db, known_hosts, sshd):
     with homelab.Homelab(db) as hl:
         with pytest.raises(homelab.AuthError, match="is not known"):
             hl.call("whisper_ssh_command", command="true")
+
+
+def test_ip_that_is_not_an_address_is_refused(lab, db):
+    # a legacy row may hold a name: it is never looked up in DNS
+    con = sqlite3.connect(db)
+    con.execute("UPDATE virtual_machines SET ip = 'example.invalid' WHERE name = 'whisper'")
+    con.commit()
+    con.close()
+    with pytest.raises(homelab.InvalidArgumentError, match="not an IP address"):
+        lab.call("whisper_ssh_command", command="true")

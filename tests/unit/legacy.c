@@ -353,6 +353,8 @@ static void test_legacy__hostile_content(void **state)
 		/* VM 203's Ollama is http://127.0.2.203:11434, where nothing listens */
 		{ "ollama_list_models", "{\"target\":\"203\"}" }, { "ollama_running_models", "{\"target\":\"203\"}" },
 		{ "ollama_show_model", "{\"model_name\":\"x\",\"target\":\"203\"}" },
+		/* SSH to 127.0.2.203:22 (nothing listens); VM 200's ip is not an address (no DNS lookup) */
+		{ "whisper_gpu_status", "{\"target\":\"203\"}" }, { "whisper_gpu_status", "{\"target\":\"Whisper\"}" },
 	};
 	const char *path = make_legacy("hostile.db");
 	hl_ctx *ctx;
