@@ -294,7 +294,8 @@ static int creds_migrate(struct cli *c, int argc, char **argv)
 	if (c->json)
 		printf("{\"migrated\":%zu}\n", n);
 	else
-		printf("re-encrypted %zu legacy credential%s\n", n, n == 1 ? "" : "s");
+		printf("sealed %zu credential%s of an older format (Fernet, v1, or no password) in the current one\n", n,
+		       n == 1 ? "" : "s");
 	return CLI_OK;
 }
 

@@ -60,7 +60,7 @@ const struct cli_group cli_groups[] = {
 	  "                                    --password prompts (no echo), or reads stdin's first line\n"
 	  "creds rm TARGET\n"
 	  "creds keygen [--file PATH]          print a new key (or write it, mode 600)\n"
-	  "creds migrate                       re-encrypt legacy Fernet rows\n"
+	  "creds migrate                       seal older rows (Fernet, v1): every field authenticated\n"
 	  "creds rotate-key [--new-key-file PATH | --new-key-stdin | --write-key-file PATH]\n"
 	  "                                    re-encrypt everything under a new key (printed if generated)\n",
 	  cmd_creds },

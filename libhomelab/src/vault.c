@@ -2,11 +2,17 @@
  * vault.c: credentials of VMs, hosts and services: set, get (decrypted and
  * audited), list, remove, migrate legacy Fernet rows, rotate the key.
  *
- * A password is stored in credentials.password_encrypted as
- * "hl1:" + base64url(nonce || XChaCha20-Poly1305 ciphertext+tag), under the
- * vault key's subkey 1, with the row's identity as associated data (see
- * hl_vault__ad), and the key's fingerprint in credentials.key_id. A value
- * without the prefix is a legacy Fernet token of the Python server.
+ * A credential is sealed in credentials.password_encrypted as "hl2:" (with a
+ * password) or "hl2n:" (without one) + base64url(nonce || XChaCha20-Poly1305
+ * ciphertext+tag), under the vault key's subkey 1, with the whole row as
+ * associated data (row id, target, username, ssh_key_path, auth_type: see
+ * hl_vault__ad2), and the key's fingerprint in credentials.key_id: a field
+ * changed with plain SQL makes the read fail. Older rows stay readable:
+ * "hl1:" binds only the password to its target (hl_vault__ad), a value
+ * without a prefix is a legacy Fernet token of the Python server, and NULL
+ * is no password; hl_vault_migrate() seals them all in the current format.
+ * Once a vault has sealed rows, a row in an older format is refused (it was
+ * downgraded, or written by another program).
  *
  * Decrypted passwords exist only in sodium_malloc'd memory and are wiped
  * when freed. Error messages and audit details name targets, rows and key
@@ -24,6 +30,8 @@
 #define NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define PREFIX_LEN (sizeof(HL_VAULT_V1_PREFIX) - 1)
+#define V2_LEN (sizeof(HL_VAULT_V2_PREFIX) - 1)
+#define V2N_LEN (sizeof(HL_VAULT_V2N_PREFIX) - 1)
 #define MAX_PASSWORD 4096
 
 /* ------------------------------------------------------------ context --- */
@@ -172,6 +180,142 @@ int hl_vault__unseal(char **out, size_t *out_len, const struct hl_vault_key *key
 	plain = NULL;
 out:
 	hl_secret__free(plain);
+	free(raw);
+	return err;
+}
+
+/* --------------------------------------------------------- v2 format --- */
+
+static int ad_put(hl_buf *b, const char *s)
+{
+	unsigned char h[5];
+	size_t n = s ? strlen(s) : 0;
+
+	if (!s) {
+		h[0] = 0;
+		return hl_buf__put(b, (const char *)h, 1);
+	}
+	h[0] = 1;
+	h[1] = (unsigned char)(n >> 24);
+	h[2] = (unsigned char)(n >> 16);
+	h[3] = (unsigned char)(n >> 8);
+	h[4] = (unsigned char)n;
+	return hl_buf__put(b, (const char *)h, 5) < 0 ? HL_ENOMEM : hl_buf__put(b, s, n);
+}
+
+static int ad_put_i64(hl_buf *b, int64_t v)
+{
+	unsigned char h[8];
+
+	for (int i = 0; i < 8; i++)
+		h[i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
+	return hl_buf__put(b, (const char *)h, 8);
+}
+
+int hl_vault__ad2(hl_buf *out, const hl_credential *c, bool has_password)
+{
+	static const char domain[] = "homelab/vault/v2"; /* with its NUL */
+	int err;
+
+	hl_buf_dispose(out);
+	if ((err = hl_buf__put(out, domain, sizeof(domain))) < 0 || (err = ad_put_i64(out, c->id)) < 0 ||
+	    (err = ad_put(out, c->target_type)) < 0 || (err = ad_put_i64(out, c->target_id)) < 0 ||
+	    (err = ad_put(out, c->username)) < 0 || (err = ad_put(out, c->ssh_key_path)) < 0 ||
+	    (err = ad_put(out, c->auth_type)) < 0 || (err = hl_buf__put(out, has_password ? "\1" : "\0", 1)) < 0)
+		return err;
+	return 0;
+}
+
+int hl_vault__seal2(char **out, const struct hl_vault_key *key, const hl_credential *c, const char *password,
+                    size_t len)
+{
+	const char *prefix = len ? HL_VAULT_V2_PREFIX : HL_VAULT_V2N_PREFIX;
+	size_t plen = strlen(prefix), raw_len = NONCE_BYTES + len + TAG_BYTES, text_size;
+	unsigned char *raw = NULL;
+	char *text = NULL;
+	hl_buf ad = HL_BUF_INIT;
+	unsigned long long ct_len = 0;
+	int err;
+
+	*out = NULL;
+	if ((err = hl_vault__ad2(&ad, c, len > 0)) < 0)
+		goto out;
+	text_size = plen + sodium_base64_encoded_len(raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	if (!(raw = hl__malloc(raw_len)) || !(text = hl__malloc(text_size))) {
+		err = HL_ENOMEM;
+		goto out;
+	}
+	randombytes_buf(raw, NONCE_BYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(raw + NONCE_BYTES, &ct_len, (const unsigned char *)password, len,
+	                                           (const unsigned char *)ad.ptr, (unsigned long long)ad.size, NULL, raw,
+	                                           key->aead);
+	memcpy(text, prefix, plen);
+	sodium_bin2base64(text + plen, text_size - plen, raw, NONCE_BYTES + (size_t)ct_len,
+	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	*out = text;
+	text = NULL;
+out:
+	hl_buf_dispose(&ad);
+	free(raw);
+	free(text);
+	return err;
+}
+
+int hl_vault__unseal2(char **out, size_t *out_len, const struct hl_vault_key *key, const hl_credential *c,
+                      const char *stored, size_t stored_len)
+{
+	bool has_pw = stored_len >= V2_LEN && !memcmp(stored, HL_VAULT_V2_PREFIX, V2_LEN);
+	size_t plen = has_pw ? V2_LEN : V2N_LEN, raw_len = 0, b64_len;
+	unsigned char *raw = NULL;
+	char *plain = NULL;
+	hl_buf ad = HL_BUF_INIT;
+	unsigned long long plain_len = 0;
+	const char *end = NULL;
+	int err;
+
+	*out = NULL;
+	*out_len = 0;
+	if (!has_pw && (stored_len < V2N_LEN || memcmp(stored, HL_VAULT_V2N_PREFIX, V2N_LEN) != 0))
+		return hl__err(HL_ECORRUPT, HL_ERROR_VAULT, "the stored value is not in the hl2 format");
+	if ((err = hl_vault__ad2(&ad, c, has_pw)) < 0)
+		return err;
+	b64_len = stored_len - plen;
+	if (!(raw = hl__malloc(b64_len * 3 / 4 + 3))) {
+		err = HL_ENOMEM;
+		goto out;
+	}
+	if (sodium_base642bin(raw, b64_len * 3 / 4 + 3, stored + plen, b64_len, NULL, &raw_len, &end,
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || end != stored + stored_len) {
+		err = hl__is_b64url(stored + plen, b64_len)
+		      ? hl__err(HL_ECORRUPT, HL_ERROR_VAULT, "the stored value is truncated (its base64 text ends mid-byte)")
+		      : hl__err(HL_ECORRUPT, HL_ERROR_VAULT, "the stored value is damaged (invalid base64)");
+		goto out;
+	}
+	if (raw_len < NONCE_BYTES + TAG_BYTES) {
+		err = hl__err(HL_ECORRUPT, HL_ERROR_VAULT, "the stored value is truncated (%zu bytes, at least %d needed)",
+		              raw_len, (int)(NONCE_BYTES + TAG_BYTES));
+		goto out;
+	}
+	if (!(plain = hl_secret__alloc(raw_len - NONCE_BYTES - TAG_BYTES))) {
+		err = HL_ENOMEM;
+		goto out;
+	}
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)plain, &plain_len, NULL, raw + NONCE_BYTES,
+	                                               raw_len - NONCE_BYTES, (const unsigned char *)ad.ptr,
+	                                               (unsigned long long)ad.size, raw, key->aead) != 0 ||
+	    (has_pw && plain_len == 0) || (!has_pw && plain_len != 0)) {
+		err = hl__err(HL_EINTEGRITY, HL_ERROR_VAULT, "the row failed its integrity check: its username, "
+		              "ssh_key_path, auth_type, target or id were changed outside libhomelab, or its sealed value "
+		              "was altered or moved here from another row");
+		goto out;
+	}
+	plain[plain_len] = '\0';
+	*out = plain;
+	*out_len = (size_t)plain_len;
+	plain = NULL;
+out:
+	hl_secret__free(plain);
+	hl_buf_dispose(&ad);
 	free(raw);
 	return err;
 }
@@ -326,15 +470,26 @@ const char *hl_cred_format_name(int format)
 		return "fernet";
 	case HL_CRED_FORMAT_V1:
 		return "v1";
+	case HL_CRED_FORMAT_V2:
+		return "v2";
 	default:
 		return "unknown";
 	}
 }
 
-static int format_of(const char *stored, size_t len)
+static int format_of(const char *stored, size_t len, int *sealed)
 {
+	*sealed = 0;
 	if (!stored || len == 0)
 		return HL_CRED_FORMAT_NONE;
+	if (len >= V2N_LEN && !memcmp(stored, HL_VAULT_V2N_PREFIX, V2N_LEN)) {
+		*sealed = 1;
+		return HL_CRED_FORMAT_NONE;
+	}
+	if (len >= V2_LEN && !memcmp(stored, HL_VAULT_V2_PREFIX, V2_LEN)) {
+		*sealed = 1;
+		return HL_CRED_FORMAT_V2;
+	}
 	if (len >= PREFIX_LEN && !memcmp(stored, HL_VAULT_V1_PREFIX, PREFIX_LEN))
 		return HL_CRED_FORMAT_V1;
 	return HL_CRED_FORMAT_FERNET;
@@ -366,7 +521,7 @@ static int read_row(struct row *r, sqlite3_stmt *st)
 	}
 	if (!c->target_type && !(c->target_type = hl__strdup("")))
 		return HL_ENOMEM;
-	c->format = format_of(r->stored, r->stored_len);
+	c->format = format_of(r->stored, r->stored_len, &c->sealed);
 	return 0;
 }
 
@@ -446,11 +601,16 @@ static int decrypt_row(char **out, size_t *out_len, hl_ctx *ctx, const struct hl
 
 	*out = NULL;
 	*out_len = 0;
-	if (c->format == HL_CRED_FORMAT_V1) {
+	if (c->sealed || c->format == HL_CRED_FORMAT_V1) {
 		if (c->key_id && strcmp(c->key_id, key->id) != 0)
 			return hl__err(HL_EAUTH, HL_ERROR_VAULT, "credential %s (id %lld): wrong key: it was encrypted under "
 			               "key %s, and the vault key is %s", label, (long long)c->id, c->key_id, key->id);
-		err = hl_vault__unseal(out, out_len, key, c->target_type, c->target_id, r->stored, r->stored_len);
+		if (c->sealed)
+			err = hl_vault__unseal2(out, out_len, key, c, r->stored, r->stored_len);
+		else
+			err = hl_vault__unseal(out, out_len, key, c->target_type, c->target_id, r->stored, r->stored_len);
+	} else if (c->format == HL_CRED_FORMAT_NONE) {
+		return 0; /* no password, nothing sealed */
 	} else {
 		err = hl_fernet__decrypt(out, out_len, key->master, r->stored, r->stored_len);
 		if (err == HL_EINTEGRITY && !key_known_good(ctx, key, c->id))
@@ -463,6 +623,34 @@ static int decrypt_row(char **out, size_t *out_len, hl_ctx *ctx, const struct hl
 		return hl__err(err, HL_ERROR_VAULT, "credential %s (id %lld): %s", label, (long long)c->id, msg);
 	}
 	return err;
+}
+
+/* Does the vault hold a sealed row (sealed = true), or a row that is not
+ * sealed (false)? */
+static bool vault_has(hl_ctx *ctx, bool sealed)
+{
+	sqlite3_stmt *st = NULL;
+	bool found = false;
+
+	if (hl_db__prepare(ctx, &st, sealed
+	                   ? "SELECT 1 FROM credentials WHERE substr(password_encrypted, 1, 4) = 'hl2:' OR "
+	                     "substr(password_encrypted, 1, 5) = 'hl2n:' LIMIT 1"
+	                   : "SELECT 1 FROM credentials WHERE password_encrypted IS NULL OR NOT ("
+	                     "substr(password_encrypted, 1, 4) = 'hl2:' OR substr(password_encrypted, 1, 5) = 'hl2n:') "
+	                     "LIMIT 1") < 0)
+		return sealed; /* on error, assume the strict answer */
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* A row in an older format where the vault's rows are sealed. */
+static int refuse_unsealed(const struct row *r, const char *label)
+{
+	return hl__err(HL_EINTEGRITY, HL_ERROR_VAULT, "credential %s (id %lld) is not sealed to its row (format %s) in a "
+	               "vault whose rows are: it was downgraded, or written by another program; nothing was returned "
+	               "(`homelab creds migrate` seals it, if you trust its username, ssh_key_path and auth_type)",
+	               label, (long long)r->cred->id, hl_cred_format_name(r->cred->format));
 }
 
 /* --------------------------------------------------------------- get --- */
@@ -524,10 +712,20 @@ int hl_vault_get(hl_credential **out, hl_ctx *ctx, const char *target, const hl_
 		return audit_read(ctx, access, &t, "refused", hl_error_last()->message, err);
 	if ((err = load_row(&r, ctx, &t)) < 0)
 		return audit_read(ctx, access, &t, "failed", hl_error_last()->message, err);
-	if (r.cred->format != HL_CRED_FORMAT_NONE &&
-	    (err = decrypt_row(&plain, &plain_len, ctx, key, &r, t.label)) < 0) {
-		err = audit_read(ctx, access, &t, "failed", hl_error_last()->message, err);
+	if (!r.cred->sealed && vault_has(ctx, true)) {
+		err = refuse_unsealed(&r, t.label);
+		err = audit_read(ctx, access, &t, "refused", hl_error_last()->message, err);
 		goto out;
+	}
+	if ((err = decrypt_row(&plain, &plain_len, ctx, key, &r, t.label)) < 0) {
+		/* a sealed row whose fields were changed is refused, not merely failed */
+		err = audit_read(ctx, access, &t, r.cred->sealed && err == HL_EINTEGRITY ? "refused" : "failed",
+		                 hl_error_last()->message, err);
+		goto out;
+	}
+	if (plain && plain_len == 0 && r.cred->format == HL_CRED_FORMAT_NONE) {
+		hl_secret__free(plain); /* a sealed row without a password */
+		plain = NULL;
 	}
 	/* Fail closed: the password leaves only once its audit row is committed. */
 	if ((err = audit_read(ctx, access, &t, "granted", NULL, 0)) < 0) {
@@ -692,15 +890,44 @@ static int check_target_exists(hl_ctx *ctx, const struct target *t)
 	return hl__err(HL_ENOTFOUND, HL_ERROR_VAULT, "%s %lld not found in the inventory", t->type, (long long)t->id);
 }
 
+/* Seal the row at rowid id as it now stands, with password (len 0: none). */
+static int reseal(hl_ctx *ctx, const struct hl_vault_key *key, const struct target *t, int64_t id,
+                  const char *password, size_t len)
+{
+	struct target byid = { .type = "", .id = id };
+	struct row r = { 0 };
+	sqlite3_stmt *st = NULL;
+	char *sealed = NULL;
+	int rc, err;
+
+	snprintf(byid.label, sizeof(byid.label), "%s", t->label);
+	if ((err = load_row(&r, ctx, &byid)) < 0 || (err = hl_vault__seal2(&sealed, key, r.cred, password, len)) < 0 ||
+	    (err = hl_db__prepare(ctx, &st, "UPDATE credentials SET password_encrypted = ?1, key_id = ?2 "
+	                          "WHERE rowid = ?3")) < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, sealed, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		err = hl_db__error(ctx, rc, "store credentials");
+out:
+	row_dispose(&r);
+	free(sealed);
+	return err;
+}
+
 int hl_vault_set(hl_credential **out, hl_ctx *ctx, const char *target, const hl_credential_spec *spec)
 {
 	struct hl_vault_key *key = NULL;
 	struct target t;
 	struct row r = { 0 };
 	sqlite3_stmt *st = NULL;
-	char *sealed = NULL, ts[32], details[160];
-	size_t pw_len = 0;
-	bool exists, set_pw;
+	char *sealed = NULL, *old_pw = NULL, ts[32], details[160];
+	size_t pw_len = 0, old_len = 0;
+	bool exists, set_pw, seal;
+	int64_t id;
 	int rc, err;
 
 	if (out)
@@ -723,9 +950,6 @@ int hl_vault_set(hl_credential **out, hl_ctx *ctx, const char *target, const hl_
 		return err;
 	if (!t.type[0] && (err = target_of_credential(&t, ctx)) < 0)
 		return err;
-	if (set_pw && pw_len && ((err = hl_key__get(&key, ctx)) < 0 ||
-	                         (err = hl_vault__seal(&sealed, key, t.type, t.id, spec->password, pw_len)) < 0))
-		return err;
 
 	if ((err = hl_db__begin_write(ctx)) < 0)
 		goto out;
@@ -734,6 +958,22 @@ int hl_vault_set(hl_credential **out, hl_ctx *ctx, const char *target, const hl_
 	if (err < 0 && err != HL_ENOTFOUND)
 		goto fail;
 	if (!exists && (err = check_target_exists(ctx, &t)) < 0)
+		goto fail;
+	/* A vault of sealed rows (or an empty one) seals every row it writes,
+	 * which needs the key; one of older rows keeps their format until
+	 * hl_vault_migrate(), so that it never holds both. */
+	seal = vault_has(ctx, true) || !vault_has(ctx, false);
+	if (seal || (set_pw && pw_len)) {
+		if ((err = hl_key__get(&key, ctx)) < 0)
+			goto fail;
+	}
+	if (seal && exists && !r.cred->sealed) {
+		err = refuse_unsealed(&r, t.label);
+		goto fail;
+	}
+	if (seal && exists && !set_pw && (err = decrypt_row(&old_pw, &old_len, ctx, key, &r, t.label)) < 0)
+		goto fail;
+	if (!seal && set_pw && pw_len && (err = hl_vault__seal(&sealed, key, t.type, t.id, spec->password, pw_len)) < 0)
 		goto fail;
 	now_text(ts);
 	if (exists) {
@@ -775,6 +1015,10 @@ int hl_vault_set(hl_credential **out, hl_ctx *ctx, const char *target, const hl_
 		err = hl_db__error(ctx, rc, "store credentials");
 		goto fail;
 	}
+	id = exists ? r.cred->id : sqlite3_last_insert_rowid(ctx->db);
+	/* Seal the row as it now stands: its fields and id are the associated data. */
+	if (seal && (err = reseal(ctx, key, &t, id, set_pw ? spec->password : old_pw, set_pw ? pw_len : old_len)) < 0)
+		goto fail;
 	snprintf(details, sizeof(details), "%s%s%s%s", exists ? "changed:" : "created:",
 	         spec->username ? " username" : "", set_pw ? (pw_len ? " password" : " password(cleared)") : "",
 	         spec->ssh_key_path ? " ssh_key_path" : "");
@@ -790,6 +1034,7 @@ fail:
 	hl_db__rollback(ctx);
 out:
 	row_dispose(&r);
+	hl_secret__free(old_pw);
 	free(sealed);
 	return err;
 }
@@ -836,8 +1081,8 @@ fail:
 
 /* ------------------------------------------------ migrate and rotate --- */
 
-/* Re-encrypt rows in the open write transaction: every row with a password
- * (all = true) or only legacy ones, from key `from` to key `to`. */
+/* Seal rows in the open write transaction under key `to`, their passwords
+ * read with key `from`: every row (all = true), or only those not sealed yet. */
 static int reencrypt(hl_ctx *ctx, const struct hl_vault_key *from, const struct hl_vault_key *to, bool all,
                      size_t *count)
 {
@@ -849,9 +1094,10 @@ static int reencrypt(hl_ctx *ctx, const struct hl_vault_key *from, const struct 
 
 	*count = 0;
 	/* Read every row first; then rewrite them. */
-	if ((err = hl_buf__printf(&sql, CRED_SELECT "%s FROM credentials c WHERE c.password_encrypted IS NOT NULL "
-	                          "AND c.password_encrypted != ''%s ORDER BY c.rowid", cred_cols(ctx),
-	                          all ? "" : " AND substr(c.password_encrypted, 1, 4) != 'hl1:'")) < 0 ||
+	if ((err = hl_buf__printf(&sql, CRED_SELECT "%s FROM credentials c%s ORDER BY c.rowid", cred_cols(ctx),
+	                          all ? "" : " WHERE c.password_encrypted IS NULL OR NOT ("
+	                          "substr(c.password_encrypted, 1, 4) = 'hl2:' OR "
+	                          "substr(c.password_encrypted, 1, 5) = 'hl2n:')")) < 0 ||
 	    (err = hl_db__prepare(ctx, &st, sql.ptr)) < 0)
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -882,7 +1128,7 @@ static int reencrypt(hl_ctx *ctx, const struct hl_vault_key *from, const struct 
 		if ((err = check_type(c->target_type)) < 0 ||
 		    (err = decrypt_row(&plain, &len, ctx, from, &rows[i], label)) < 0)
 			goto out;
-		err = hl_vault__seal(&sealed, to, c->target_type, c->target_id, plain, len);
+		err = hl_vault__seal2(&sealed, to, c, plain ? plain : "", len);
 		hl_secret__free(plain);
 		if (err < 0)
 			goto out;
@@ -928,7 +1174,7 @@ int hl_vault_migrate(hl_ctx *ctx, size_t *migrated)
 		return err;
 	if ((err = reencrypt(ctx, key, key, false, &n)) < 0)
 		goto fail;
-	snprintf(details, sizeof(details), "%zu legacy row%s re-encrypted", n, n == 1 ? "" : "s");
+	snprintf(details, sizeof(details), "%zu row%s of an older format sealed", n, n == 1 ? "" : "s");
 	if ((err = audit_change(ctx, "vault_migrate", NULL, 0, details)) < 0 || (err = hl_db__commit(ctx)) < 0)
 		goto fail;
 	if (migrated)

@@ -59,13 +59,13 @@ def test_set_get_list(vault):
     assert "password:     s3cret pass" in hl.ok("creds", "get", "whisper", env=env).out
     listed = hl.ok("--json", "creds", "list", env=env).json()
     assert listed["count"] == 1
-    assert listed["credentials"][0]["password"] == "v1"  # the format, never the password
+    assert listed["credentials"][0]["password"] == "v2"  # the format, never the password
     assert "s3cret" not in json.dumps(listed)
     # the database holds ciphertext only
     con = sqlite3.connect(hl.db)
     (stored,) = con.execute("SELECT password_encrypted FROM credentials").fetchone()
     con.close()
-    assert stored.startswith("hl1:") and "s3cret" not in stored
+    assert stored.startswith("hl2:") and "s3cret" not in stored
 
 
 def test_password_never_on_the_command_line(vault):
@@ -96,6 +96,30 @@ def test_key_file_must_be_private(vault, tmp_path):
     assert env["HOMELAB_DB_KEY"] not in r.err
     path.chmod(0o600)
     assert hl.ok("--json", "creds", "get", "vm:whisper", env={"HOMELAB_DB_KEY": f"file:{path}"}).json()["password"]
+
+
+def test_tampered_fields_fail_closed(vault):
+    """username, ssh_key_path and auth_type are sealed with the password: plain SQL on them is refused."""
+    hl, env = vault
+    hl.ok("creds", "set", "vm:whisper", "--key-path", "/home/ccpm/.ssh/id_ed25519", env=env)
+    assert hl.ok("--json", "creds", "get", "vm:whisper", env=env).json()["ssh_key_path"] == "/home/ccpm/.ssh/id_ed25519"
+    for column, value in (("ssh_key_path", "/tmp/attacker_key"), ("username", "root"), ("auth_type", "key")):
+        con = sqlite3.connect(hl.db)
+        old = con.execute(f"SELECT {column} FROM credentials").fetchone()[0]
+        con.execute(f"UPDATE credentials SET {column} = ?", (value,))
+        con.commit()
+        r = hl("creds", "get", "vm:whisper", env=env)
+        assert r.rc == 1 and "s3cret" not in r.out + r.err, r
+        assert "the row failed its integrity check: its username, ssh_key_path, auth_type, target or id were " \
+               "changed outside libhomelab" in r.err
+        refused = con.execute("SELECT count(*) FROM audit_log WHERE action = 'credential_read' AND "
+                              "result = 'refused'").fetchone()[0]
+        con.execute(f"UPDATE credentials SET {column} = ?", (old,))
+        con.commit()
+        con.close()
+        assert refused >= 1
+    assert hl.ok("--json", "creds", "get", "vm:whisper", env=env).json()["password"] == "s3cret pass"
+    assert hl.ok("audit", "verify").out.startswith("audit log ")
 
 
 def test_rm(vault):
@@ -133,8 +157,8 @@ def test_migrate_legacy_fernet(demo):
     assert demo.ok("--json", "creds", "list", env=env).json()["credentials"][0]["password"] == "fernet"
     got = demo.ok("--json", "creds", "get", "vm:whisper", env=env).json()
     assert got["password"].encode() == tokens["utf8"][0]
-    assert "re-encrypted 1 legacy credential" in demo.ok("creds", "migrate", env=env).out
-    assert demo.ok("--json", "creds", "list", env=env).json()["credentials"][0]["password"] == "v1"
+    assert "sealed 1 credential" in demo.ok("creds", "migrate", env=env).out
+    assert demo.ok("--json", "creds", "list", env=env).json()["credentials"][0]["password"] == "v2"
     assert demo.ok("--json", "creds", "get", "vm:whisper", env=env).json()["password"].encode() == tokens["utf8"][0]
     r = demo("creds", "get", "vm:whisper", env={"HOMELAB_DB_KEY": keys["b"]})
     assert r.rc == 1 and "wrong key" in r.err

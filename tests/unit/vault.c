@@ -106,7 +106,8 @@ static void test_vault__set_get_roundtrip(void **state)
 	assert_int_equal(c->target_id, 101);
 	assert_string_equal(c->target_name, "whisper");
 	assert_string_equal(c->auth_type, "password");
-	assert_int_equal(c->format, HL_CRED_FORMAT_V1);
+	assert_int_equal(c->format, HL_CRED_FORMAT_V2);
+	assert_int_equal(c->sealed, 1);
 	assert_int_equal(hl_vault_key_id(kid, ctx), 0);
 	assert_string_equal(c->key_id, kid);
 	assert_non_null(c->updated_at);
@@ -115,7 +116,7 @@ static void test_vault__set_get_roundtrip(void **state)
 	/* stored encrypted, never in clear */
 	assert_non_null(tu_sql_text(db, "SELECT password_encrypted FROM credentials WHERE target_id = 101"));
 	assert_non_null(strstr(tu_sql_text(db, "SELECT password_encrypted FROM credentials WHERE target_id = 101"),
-	                       "hl1:"));
+	                       "hl2:"));
 	assert_string_equal(tu_sql_text(db, "SELECT count(*) FROM credentials WHERE password_encrypted "
 	                                "LIKE '%s3cret%'"), "0");
 	/* two encryptions of one password differ (random nonce) */
@@ -196,13 +197,14 @@ static void test_vault__update_keeps_and_clears(void **state)
 	assert_string_equal(c->username, "ccpm");     /* kept */
 	assert_string_equal(c->ssh_key_path, "/home/ccpm/.ssh/id_ed25519");
 	assert_string_equal(c->auth_type, "key");
-	assert_int_equal(c->format, HL_CRED_FORMAT_V1); /* the password is kept */
+	assert_int_equal(c->format, HL_CRED_FORMAT_V2); /* the password is kept */
 	assert_null(c->password);                       /* set never returns it */
 	hl_credential_free(c);
 	s = (hl_credential_spec)HL_CREDENTIAL_SPEC_INIT;
 	s.password = "";
 	assert_int_equal(hl_vault_set(&c, ctx, "vm:whisper", &s), 0);
 	assert_int_equal(c->format, HL_CRED_FORMAT_NONE);
+	assert_int_equal(c->sealed, 1); /* the fields stay sealed without a password */
 	hl_credential_free(c);
 	assert_int_equal(hl_vault_get(&c, ctx, "vm:whisper", NULL), 0);
 	assert_null(c->password);
@@ -240,7 +242,7 @@ static void test_vault__list_never_has_secrets(void **state)
 	assert_string_equal(list->items[1]->target_name, "whisper");
 	for (size_t i = 0; i < list->count; i++) {
 		assert_null(list->items[i]->password);
-		assert_int_equal(list->items[i]->format, HL_CRED_FORMAT_V1);
+		assert_int_equal(list->items[i]->format, HL_CRED_FORMAT_V2);
 	}
 	hl_credential_array_free(list);
 	assert_int_equal(hl_vault_list(&list, locked, "vm"), 0);
@@ -386,8 +388,9 @@ static void test_vault__swapped_ciphertexts_refused(void **state)
 	swap_ciphertexts(db, 101, 102);
 	ctx = open_ctx(&db, key, NULL, 0);
 	tu_assert_error(hl_vault_get(&c, ctx, "vm:whisper", NULL), HL_EINTEGRITY,
-	                "credential vm:whisper (id 1): the stored password failed its integrity check: it was altered, "
-	                "or moved here from another row");
+	                "credential vm:whisper (id 1): the row failed its integrity check: its username, ssh_key_path, "
+	                "auth_type, target or id were changed outside libhomelab, or its sealed value was altered or "
+	                "moved here from another row");
 	assert_null(c);
 	tu_assert_error(hl_vault_get(&c, ctx, "vm:harbor", NULL), HL_EINTEGRITY, "moved here from another row");
 	/* a flipped character */
@@ -398,7 +401,7 @@ static void test_vault__swapped_ciphertexts_refused(void **state)
 	tu_assert_error(hl_vault_get(&c, ctx, "vm:whisper", NULL), HL_EINTEGRITY, "integrity");
 	tu_sql(db, "UPDATE credentials SET password_encrypted = substr(password_encrypted, 1, 30) "
 	           "WHERE target_id = 102");
-	tu_assert_error(hl_vault_get(&c, ctx, "vm:harbor", NULL), HL_ECORRUPT, "the stored password is truncated");
+	tu_assert_error(hl_vault_get(&c, ctx, "vm:harbor", NULL), HL_ECORRUPT, "the stored value is truncated");
 	hl_ctx_free(ctx);
 }
 
@@ -492,14 +495,17 @@ static void test_vault__migrate(void **state)
 	put_legacy(db, "vm", 101, "ccpm", t1->token);
 	put_legacy(db, "host", 1, "root", t2->token);
 	set_pw(ctx, "vm:harbor", "ccpm", "already-new");
+	/* a vault of older rows keeps their format for new ones until it is migrated */
+	assert_string_equal(tu_sql_text(db, "SELECT substr(password_encrypted, 1, 4) FROM credentials "
+	                                "WHERE target_id = 102"), "hl1:");
 	assert_int_equal(hl_vault_migrate(ctx, &n), 0);
-	assert_int_equal(n, 2);
-	assert_string_equal(tu_sql_text(db, "SELECT count(*) FROM credentials WHERE password_encrypted LIKE 'hl1:%' "
+	assert_int_equal(n, 3);
+	assert_string_equal(tu_sql_text(db, "SELECT count(*) FROM credentials WHERE password_encrypted LIKE 'hl2:%' "
 	                                "AND key_id IS NOT NULL"), "3");
 	assert_string_equal((pw = get_pw(ctx, "vm:whisper")), "hunter2");
 	free(pw);
 	assert_int_equal(hl_vault_get(&c, ctx, "host:pve", NULL), 0);
-	assert_int_equal(c->format, HL_CRED_FORMAT_V1);
+	assert_int_equal(c->format, HL_CRED_FORMAT_V2);
 	assert_memory_equal(c->password, t2->plain, t2->plain_len);
 	hl_credential_free(c);
 	assert_string_equal((pw = get_pw(ctx, "vm:harbor")), "already-new");
@@ -524,8 +530,181 @@ static void test_vault__migrate_is_all_or_nothing(void **state)
 	put_legacy(db, "vm", 101, "ccpm", t1->token);
 	put_legacy(db, "vm", 102, "ccpm", bad);
 	tu_assert_error(hl_vault_migrate(ctx, NULL), HL_EINTEGRITY, "credential vm:102 (id 2)");
-	assert_string_equal(tu_sql_text(db, "SELECT count(*) FROM credentials WHERE password_encrypted LIKE 'hl1:%'"), "0");
+	assert_string_equal(tu_sql_text(db, "SELECT count(*) FROM credentials WHERE password_encrypted LIKE 'hl2%'"), "0");
 	hl_ctx_free(ctx);
+}
+
+/* ------------------------------------------------------ sealed rows --- */
+
+/* Plain SQL on a sealed row, then a read: refused, audited as refused. */
+static void expect_tamper_refused(const char *db, const char *key, const char *target, const char *sql,
+                                  const char *secret)
+{
+	hl_ctx *ctx;
+	hl_credential *c = NULL;
+	char before[16];
+
+	tu_sql(db, sql);
+	snprintf(before, sizeof(before), "%s", count(db, "action = 'credential_read' AND result = 'refused'"));
+	ctx = open_ctx(&db, key, NULL, 0);
+	tu_assert_error(hl_vault_get(&c, ctx, target, NULL), HL_EINTEGRITY, "the row failed its integrity check: its "
+	                "username, ssh_key_path, auth_type, target or id were changed outside libhomelab");
+	assert_null(c);
+	assert_non_null(strstr(hl_error_last()->message, target));
+	if (secret)
+		assert_null(strstr(hl_error_last()->message, secret));
+	hl_ctx_free(ctx);
+	assert_int_equal(atoi(count(db, "action = 'credential_read' AND result = 'refused'")), atoi(before) + 1);
+}
+
+static void test_vault__sealed_fields_tampered_fail_closed(void **state)
+{
+	static const char *const attacks[] = {
+		"UPDATE credentials SET ssh_key_path = '/tmp/evil_key' WHERE target_id = 101",
+		"UPDATE credentials SET username = 'root' WHERE target_id = 101",
+		"UPDATE credentials SET auth_type = 'password' WHERE target_id = 101",
+		"UPDATE credentials SET ssh_key_path = NULL WHERE target_id = 101",
+		/* the row moved to another id (its ciphertext and fields intact) */
+		"UPDATE credentials SET id = 77 WHERE target_id = 101",
+	};
+	char key[HL_VAULT_KEY_TEXT_SIZE];
+	hl_credential_spec s = HL_CREDENTIAL_SPEC_INIT;
+	hl_ctx *ctx;
+
+	(void)state;
+	hl_vault_keygen(key, sizeof(key));
+	for (size_t i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++) {
+		const char *db = NULL;
+		char *pw;
+		ctx = open_ctx(&db, key, NULL, 0);
+		s.username = "ccpm";
+		s.password = "whisper-secret";
+		s.ssh_key_path = "/home/ccpm/.ssh/id_ed25519";
+		s.auth_type = "key";
+		assert_int_equal(hl_vault_set(NULL, ctx, "vm:whisper", &s), 0);
+		assert_string_equal((pw = get_pw(ctx, "vm:whisper")), "whisper-secret");
+		free(pw);
+		hl_ctx_free(ctx);
+		expect_tamper_refused(db, key, "vm:whisper", attacks[i], "whisper-secret");
+	}
+	/* a credential without a password is sealed too: its key path cannot be pointed elsewhere */
+	{
+		const char *db = NULL;
+		hl_credential *c = NULL;
+		ctx = open_ctx(&db, key, NULL, 0);
+		s = (hl_credential_spec)HL_CREDENTIAL_SPEC_INIT;
+		s.username = "root";
+		s.ssh_key_path = "/root/.ssh/pve";
+		assert_int_equal(hl_vault_set(NULL, ctx, "host:pve", &s), 0);
+		assert_string_equal(tu_sql_text(db, "SELECT substr(password_encrypted, 1, 5) FROM credentials"), "hl2n:");
+		assert_int_equal(hl_vault_get(&c, ctx, "host:pve", NULL), 0);
+		assert_null(c->password);
+		assert_int_equal(c->sealed, 1);
+		assert_string_equal(c->ssh_key_path, "/root/.ssh/pve");
+		hl_credential_free(c);
+		hl_ctx_free(ctx);
+		expect_tamper_refused(db, key, "host:pve", "UPDATE credentials SET ssh_key_path = '/tmp/evil'", NULL);
+		/* nor moved to another target */
+		db = NULL;
+		ctx = open_ctx(&db, key, NULL, 0);
+		assert_int_equal(hl_vault_set(NULL, ctx, "host:pve", &s), 0);
+		hl_ctx_free(ctx);
+		tu_sql(db, "UPDATE credentials SET target_type = 'vm', target_id = 101");
+		expect_tamper_refused(db, key, "vm:whisper", "SELECT 1", NULL);
+	}
+}
+
+/* Stripping the seal (the row made to look like an older one) is refused too. */
+static void test_vault__downgraded_row_refused(void **state)
+{
+	const char *db = NULL;
+	char key[HL_VAULT_KEY_TEXT_SIZE], sql[1024];
+	hl_ctx *ctx;
+	hl_credential *c = NULL;
+	hl_credential_spec s = HL_CREDENTIAL_SPEC_INIT;
+
+	(void)state;
+	hl_vault_keygen(key, sizeof(key));
+	ctx = open_ctx(&db, key, NULL, 0);
+	set_pw(ctx, "vm:whisper", "ccpm", "pw1");
+	set_pw(ctx, "vm:harbor", "ccpm", "pw2");
+	set_pw(ctx, "host:pve", "root", "pw3"); /* stays sealed (a vault with no sealed row left looks older) */
+	hl_ctx_free(ctx);
+	tu_sql(db, "UPDATE credentials SET password_encrypted = NULL, key_id = NULL, ssh_key_path = '/tmp/evil', "
+	           "auth_type = 'key' WHERE target_id = 101");
+	ctx = open_ctx(&db, key, NULL, 0);
+	tu_assert_error(hl_vault_get(&c, ctx, "vm:whisper", NULL), HL_EINTEGRITY, "credential vm:whisper (id 1) is not "
+	                "sealed to its row (format none) in a vault whose rows are: it was downgraded");
+	assert_null(c);
+	assert_string_equal(count(db, "action = 'credential_read' AND result = 'refused' AND target_id = '101'"), "1");
+	/* nor does a change through the library seal the downgraded row's fields */
+	s.password = "new";
+	tu_assert_error(hl_vault_set(NULL, ctx, "vm:whisper", &s), HL_EINTEGRITY, "is not sealed to its row");
+	hl_ctx_free(ctx);
+	/* a v1 value (bound only to its target) put in place of the sealed one */
+	{
+		struct hl_vault_key *k = NULL;
+		char *v1 = NULL;
+		assert_int_equal(hl_key__parse(&k, key, "test"), 0);
+		assert_int_equal(hl_vault__seal(&v1, k, "vm", 102, "pw2", 3), 0);
+		snprintf(sql, sizeof(sql), "UPDATE credentials SET password_encrypted = '%s', ssh_key_path = '/tmp/evil' "
+		         "WHERE target_id = 102", v1);
+		tu_sql(db, sql);
+		free(v1);
+		hl_key__free(k);
+	}
+	ctx = open_ctx(&db, key, NULL, 0);
+	tu_assert_error(hl_vault_get(&c, ctx, "vm:harbor", NULL), HL_EINTEGRITY, "(format v1) in a vault whose rows are");
+	hl_ctx_free(ctx);
+}
+
+/* Older rows stay readable; the vault keeps their format until migrate
+ * seals all of them, rows without a password included. */
+static void test_vault__older_rows_until_migrate(void **state)
+{
+	const char *db = NULL;
+	char key[HL_VAULT_KEY_TEXT_SIZE], sql[1024];
+	struct hl_vault_key *k = NULL;
+	hl_credential_spec s = HL_CREDENTIAL_SPEC_INIT;
+	hl_credential *c = NULL;
+	hl_ctx *ctx;
+	char *v1 = NULL, *pw;
+	size_t n = 0;
+
+	(void)state;
+	hl_vault_keygen(key, sizeof(key));
+	ctx = open_ctx(&db, key, NULL, 0);
+	assert_int_equal(hl_key__parse(&k, key, "test"), 0);
+	assert_int_equal(hl_vault__seal(&v1, k, "vm", 101, "v1-pw", 5), 0);
+	hl_key__free(k);
+	snprintf(sql, sizeof(sql), "INSERT INTO credentials (target_type, target_id, username, password_encrypted, "
+	         "auth_type) VALUES ('vm', 101, 'ccpm', '%s', 'password');"
+	         "INSERT INTO credentials (target_type, target_id, username, ssh_key_path, auth_type) "
+	         "VALUES ('host', 1, 'root', '/root/.ssh/id', 'key')", v1);
+	free(v1);
+	tu_sql(db, sql);
+	assert_string_equal((pw = get_pw(ctx, "vm:whisper")), "v1-pw");
+	free(pw);
+	assert_int_equal(hl_vault_get(&c, ctx, "host:pve", NULL), 0);
+	assert_int_equal(c->sealed, 0);
+	assert_string_equal(c->ssh_key_path, "/root/.ssh/id");
+	hl_credential_free(c);
+	/* a change keeps the older format (never a vault of both kinds) */
+	s.username = "ccpm2";
+	assert_int_equal(hl_vault_set(NULL, ctx, "vm:whisper", &s), 0);
+	assert_string_equal(tu_sql_text(db, "SELECT substr(password_encrypted, 1, 4) FROM credentials "
+	                                "WHERE target_id = 101"), "hl1:");
+	assert_int_equal(hl_vault_migrate(ctx, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(tu_sql_text(db, "SELECT group_concat(substr(password_encrypted, 1, instr(password_encrypted, "
+	                                "':')), ',') FROM (SELECT password_encrypted FROM credentials ORDER BY rowid)"),
+	                    "hl2:,hl2n:");
+	assert_string_equal(count(db, "action = 'vault_migrate' AND details = '2 rows of an older format sealed'"), "1");
+	assert_string_equal((pw = get_pw(ctx, "vm:whisper")), "v1-pw");
+	free(pw);
+	hl_ctx_free(ctx);
+	expect_tamper_refused(db, key, "host:pve", "UPDATE credentials SET ssh_key_path = '/tmp/evil' "
+	                      "WHERE target_type = 'host'", NULL);
 }
 
 /* ----------------------------------------------------------- rotation --- */
@@ -928,6 +1107,9 @@ int main(void)
 		cmocka_unit_test(test_vault__legacy_errors_are_distinct),
 		cmocka_unit_test(test_vault__migrate),
 		cmocka_unit_test(test_vault__migrate_is_all_or_nothing),
+		cmocka_unit_test(test_vault__sealed_fields_tampered_fail_closed),
+		cmocka_unit_test(test_vault__downgraded_row_refused),
+		cmocka_unit_test(test_vault__older_rows_until_migrate),
 		cmocka_unit_test(test_vault__rotate_key),
 		cmocka_unit_test(test_vault__failed_rotation_changes_nothing),
 		cmocka_unit_test(test_vault__rotation_killed_midway),

@@ -9,11 +9,16 @@
  * not readable by group or others. Without a key the vault is locked: every
  * call that needs a password answers HL_ELOCKED ("vault locked").
  *
- * Passwords are encrypted with XChaCha20-Poly1305 under a key derived from
- * the vault key, bound to their row (target type, target id, field), so a
- * ciphertext copied to another row does not decrypt (HL_EINTEGRITY).
- * Passwords written by the original Python server (Fernet tokens under the
- * same key) are read transparently; hl_vault_migrate() re-encrypts them.
+ * Each row is sealed with XChaCha20-Poly1305 under a key derived from the
+ * vault key: the password is encrypted, and the row's id, target, username,
+ * ssh_key_path and auth_type are its associated data, so a field changed
+ * with plain SQL, or a ciphertext copied to another row, makes
+ * hl_vault_get() fail (HL_EINTEGRITY, audited as refused). Rows of older
+ * formats (Fernet tokens of the original Python server, v1 rows that bind
+ * only the password) are read as they are until hl_vault_migrate() seals
+ * them; a vault keeps one kind: once it has sealed rows, a row of an older
+ * format is refused (downgraded). A vault that is empty, or sealed, seals
+ * every row hl_vault_set() writes, which then needs the key.
  *
  * A target names whose credentials: "vm:NAME", "host:NAME", "service:NAME"
  * (NAME may be the numeric id), a bare name (a VM, host or service with
@@ -36,7 +41,8 @@ HL_BEGIN_DECL
 typedef enum {
 	HL_CRED_FORMAT_NONE = 0,   /**< no password stored */
 	HL_CRED_FORMAT_FERNET = 1, /**< a legacy Fernet token of the Python server */
-	HL_CRED_FORMAT_V1 = 2      /**< XChaCha20-Poly1305, this library's format */
+	HL_CRED_FORMAT_V1 = 2,     /**< XChaCha20-Poly1305 bound to its target only (libhomelab before issue 8) */
+	HL_CRED_FORMAT_V2 = 3      /**< XChaCha20-Poly1305 sealing the whole row: this library's format */
 } hl_cred_format;
 
 /** A credential (table credentials). Strings are owned by the record. */
@@ -56,6 +62,11 @@ typedef struct hl_credential {
 	 *  wipes; do not copy it anywhere that is not wiped. */
 	char *password;
 	size_t password_len;   /**< bytes in password, not counting the NUL */
+	/** 1 when the row is sealed (HL_CRED_FORMAT_V2, or a sealed row without
+	 *  a password): hl_vault_get() has checked that username, ssh_key_path,
+	 *  auth_type, target and id are as written by the library. 0 for a row
+	 *  of an older format (run hl_vault_migrate()). */
+	int sealed;
 } hl_credential;
 
 typedef struct hl_credential_array {
@@ -134,7 +145,8 @@ HL_EXTERN(int) hl_vault_list(hl_credential_array **out, hl_ctx *ctx, const char 
  * Create or change the credentials of a target. A new credential's target
  * must exist in the inventory; an existing credential may be changed even
  * after its target left the inventory ("vm:101", or its credential id).
- * Setting a password needs the key. Audited as "credential_set", in the
+ * Setting a password needs the key, and so does any change in a sealed vault
+ * (the row is sealed again with its new fields). Audited as "credential_set", in the
  * same transaction when the log shares the inventory database.
  * @param[out] out  the credential as stored, without its password (may be NULL)
  * @return 0, HL_ELOCKED, HL_ENOTFOUND, HL_EINVALID, HL_EREADONLY
@@ -148,9 +160,10 @@ HL_EXTERN(int) hl_vault_set(hl_credential **out, hl_ctx *ctx, const char *target
 HL_EXTERN(int) hl_vault_remove(hl_ctx *ctx, const char *target);
 
 /**
- * Re-encrypt every legacy Fernet password in the current format, in one
- * transaction: if one fails to decrypt, nothing changes.
- * @param[out] migrated  how many rows were re-encrypted (may be NULL)
+ * Seal every row of an older format (legacy Fernet, v1, or no password at
+ * all) in the current one, in one transaction: if one fails to decrypt,
+ * nothing changes. Afterwards every field of every row is authenticated.
+ * @param[out] migrated  how many rows were sealed (may be NULL)
  */
 HL_EXTERN(int) hl_vault_migrate(hl_ctx *ctx, size_t *migrated);
 
@@ -179,7 +192,7 @@ HL_EXTERN(int) hl_vault_keygen(char *out, size_t size);
 HL_EXTERN(void) hl_credential_free(hl_credential *cred);
 HL_EXTERN(void) hl_credential_array_free(hl_credential_array *list);
 
-/** Static name of an hl_cred_format ("none", "fernet", "v1"). */
+/** Static name of an hl_cred_format ("none", "fernet", "v1", "v2"). */
 HL_EXTERN(const char *) hl_cred_format_name(int format);
 
 HL_END_DECL
