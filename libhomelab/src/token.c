@@ -161,7 +161,11 @@ static bool valid_scope(const char *s, size_t n)
 /* Is s[0..n) already one of the comma-separated scopes in list? */
 static bool in_list(const char *list, size_t list_len, const char *s, size_t n)
 {
-	const char *p = list, *end = list + list_len;
+	const char *p = list, *end;
+
+	if (!list)
+		return false; /* nothing yet (and no arithmetic on NULL) */
+	end = list + list_len;
 
 	while (p < end) {
 		const char *q = memchr(p, ',', (size_t)(end - p));

@@ -89,9 +89,16 @@ int hl_buf__grow(hl_buf *buf, size_t extra)
 			return HL_ENOMEM;
 		memcpy(p, buf->ptr, buf->size);
 	} else {
-		p = hl__realloc(buf->ptr, cap);
+		/* not realloc: a block it moves is freed unwiped, and a result may
+		 * carry a secret */
+		p = hl__malloc(cap);
 		if (!p)
 			return HL_ENOMEM;
+		if (buf->ptr) {
+			memcpy(p, buf->ptr, buf->size);
+			explicit_bzero(buf->ptr, buf->reserved);
+			free(buf->ptr);
+		}
 	}
 	buf->ptr = p;
 	buf->reserved = cap;
