@@ -8,17 +8,27 @@
  * json-c tree or an hl_ctx between threads: requests borrow a context from
  * the pool, and sessions hold only text.
  */
+#define _GNU_SOURCE /* accept4 */
 #include "http.h"
 
+#include "edge.h"
+
+#include <arpa/inet.h>
 #include <civetweb.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_SESSIONS 512
+#define MAX_SESSIONS_PER_TOKEN 64 /* one token cannot evict every other client's sessions */
+#define MAX_BATCH 64               /* messages in one JSON-RPC batch */
+#define MAX_BATCH_REPLY (4u * 1024 * 1024)
 #define MAX_QUEUED 256 /* replies waiting for a legacy stream that is not read */
 #define SESSION_IDLE_S (24 * 3600)
 
@@ -34,6 +44,7 @@ struct session {
 	char owner[80];           /* the token id that created it ("" without auth) */
 	bool legacy;              /* /sse session: replies go to its stream */
 	_Atomic time_t last_seen; /* written by streams under s->lock, read by the idle scan under h->lock */
+	uint64_t serial;          /* creation order: of two used in the same second, the older goes first */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct msg *head, *tail;  /* legacy: replies waiting for the stream */
@@ -51,8 +62,37 @@ struct http {
 	pthread_mutex_t lock;     /* sessions and streams */
 	struct session *sessions;
 	int nsessions;
+	uint64_t serial;          /* sessions created */
 	int streams, max_streams; /* open event streams; each holds a worker thread */
+	struct edge edge;         /* connections and refusals per peer address */
+	pthread_t watchdog;       /* cuts bodies that arrive too slowly */
+	pthread_cond_t watch_cond;
+	struct body_watch *watches;
 };
+
+/*
+ * The socket of each connection CivetWeb accepted, by descriptor, so that
+ * a request whose body trickles in can be cut: CivetWeb's mg_read() goes on
+ * waiting as long as each byte comes within the request timeout.
+ */
+#define TRACKED_FDS 8192
+static struct {
+	int port;
+	char addr[64];
+} tracked[TRACKED_FDS];
+static pthread_mutex_t tracked_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A body being read, and when it must be complete. */
+struct body_watch {
+	int fd;
+	struct timespec deadline;
+	bool fired;
+	struct body_watch *next;
+};
+
+static int connection_fd(const struct mg_connection *c);
+static void watch_start(struct http *h, struct body_watch *w, int fd, int seconds);
+static bool watch_end(struct http *h, struct body_watch *w);
 
 /* ------------------------------------------------------------ replies --- */
 
@@ -73,6 +113,8 @@ static void count_status(struct http *h, int status)
 	metrics_count(&h->d->metrics, &h->d->metrics.http_requests[cls]);
 }
 
+static void add_cors(struct mg_connection *c, struct http *h);
+
 /* Send a whole response. extra: "Name: value" pairs, NULL-terminated. */
 static int send_reply(struct mg_connection *c, struct http *h, int status, const char *ctype, const char *body,
                       const char *const *extra)
@@ -86,6 +128,7 @@ static int send_reply(struct mg_connection *c, struct http *h, int status, const
 	snprintf(len, sizeof(len), "%zu", n);
 	mg_response_header_add(c, "Content-Length", len, -1);
 	mg_response_header_add(c, "Cache-Control", "no-store", -1);
+	add_cors(c, h);
 	for (; extra && extra[0]; extra += 2)
 		mg_response_header_add(c, extra[0], extra[1], -1);
 	send_headers(c);
@@ -149,6 +192,13 @@ static void session_unlink_locked(struct http *h, struct session *s)
 		}
 }
 
+/* Is a less recently used than b? */
+static bool older(const struct session *a, const struct session *b)
+{
+	time_t ta = a->last_seen, tb = b->last_seen;
+	return ta < tb || (ta == tb && a->serial < b->serial);
+}
+
 static struct session *session_new(struct http *h, bool legacy, const char *version, const char *owner)
 {
 	unsigned char rnd[16];
@@ -175,13 +225,28 @@ static struct session *session_new(struct http *h, bool legacy, const char *vers
 		if (now - x->last_seen > SESSION_IDLE_S)
 			session_unlink_locked(h, x);
 	}
+	/* a token's own oldest sessions make room for its new one */
+	for (;;) {
+		struct session *oldest = NULL;
+		int mine = 0;
+		for (struct session *x = h->sessions; x; x = x->next)
+			if (!strcmp(x->owner, owner)) {
+				mine++;
+				if (!oldest || older(x, oldest))
+					oldest = x;
+			}
+		if (!*owner || mine < MAX_SESSIONS_PER_TOKEN)
+			break;
+		session_unlink_locked(h, oldest);
+	}
 	while (h->nsessions >= MAX_SESSIONS) {
 		struct session *oldest = h->sessions;
 		for (struct session *x = h->sessions; x; x = x->next)
-			if (x->last_seen < oldest->last_seen)
+			if (older(x, oldest))
 				oldest = x;
 		session_unlink_locked(h, oldest);
 	}
+	s->serial = ++h->serial;
 	s->next = h->sessions;
 	h->sessions = s;
 	h->nsessions++;
@@ -283,75 +348,104 @@ static int send_busy(struct mg_connection *c, struct http *h)
 
 /* --------------------------------------------------- origin and auth --- */
 
+/* Is origin one we serve, or one the operator allowed (--allow-origin)? */
+static bool origin_allowed(struct http *h, const char *origin)
+{
+	return edge_origin_allowed(origin, h->o->host, h->port, h->o->origins, h->o->norigins);
+}
+
+/* An allowed browser origin may read our answers (CORS): without these a
+ * page served from an --allow-origin could send requests but not read them. */
+static void add_cors(struct mg_connection *c, struct http *h)
+{
+	const char *origin = mg_get_header(c, "Origin");
+
+	if (!origin || !strcmp(origin, "null") || !origin_allowed(h, origin))
+		return;
+	mg_response_header_add(c, "Access-Control-Allow-Origin", origin, -1);
+	mg_response_header_add(c, "Access-Control-Expose-Headers", "Mcp-Session-Id, WWW-Authenticate", -1);
+	mg_response_header_add(c, "Vary", "Origin", -1);
+}
+
+/* A CORS preflight (OPTIONS) from an allowed origin. It carries no token:
+ * it only asks what a request may send. */
+static int preflight(struct mg_connection *c, struct http *h, const char *methods)
+{
+	const char *origin = mg_get_header(c, "Origin");
+	const char *const hdr[] = {
+		"Access-Control-Allow-Methods", methods,
+		"Access-Control-Allow-Headers",
+		"Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID",
+		"Access-Control-Max-Age", "600",
+		NULL
+	};
+
+	if (!origin || !strcmp(origin, "null") || !origin_allowed(h, origin))
+		return send_text(c, h, 403, "a preflight from an origin that is not allowed (start the daemon with "
+		                 "--allow-origin ORIGIN)\n");
+	return send_reply(c, h, 204, NULL, NULL, hdr);
+}
+
 /* DNS rebinding protection: a browser page may only reach us from an
  * origin we serve (or one the operator allowed), and a loopback server
  * only answers to loopback Host names. */
 static bool origin_ok(struct mg_connection *c, struct http *h, char *why, size_t why_len)
 {
-	const char *origin = mg_get_header(c, "Origin"), *host = mg_get_header(c, "Host");
-	char mine[3][96];
-
-	snprintf(mine[0], sizeof(mine[0]), "http://127.0.0.1:%d", h->port);
-	snprintf(mine[1], sizeof(mine[1]), "http://localhost:%d", h->port);
-	snprintf(mine[2], sizeof(mine[2]), "http://%s:%d", h->o->host, h->port);
-	if (origin && strcmp(origin, "null") != 0) {
-		bool ok = false;
-		for (int i = 0; i < 3 && !ok; i++)
-			ok = !strcmp(origin, mine[i]);
-		for (int i = 0; !ok && i < h->o->norigins; i++)
-			ok = !strcmp(origin, h->o->origins[i]);
-		if (!ok) {
-			snprintf(why, why_len, "Origin %.200s is not allowed (start the daemon with --allow-origin %.200s)",
-			         origin, origin);
-			return false;
-		}
-	} else if (origin) {
-		snprintf(why, why_len, "Origin null is not allowed");
-		return false;
-	}
-	if (host && mcpd_is_loopback(h->o->host)) {
-		char name[256];
-		const char *colon;
-		size_t n;
-		if (host[0] == '[') {
-			colon = strchr(host, ']');
-			n = colon ? (size_t)(colon - host - 1) : 0;
-			memcpy(name, host + 1, n < sizeof(name) ? n : 0);
-		} else {
-			colon = strrchr(host, ':');
-			n = colon ? (size_t)(colon - host) : strlen(host);
-			if (n >= sizeof(name))
-				n = 0;
-			memcpy(name, host, n);
-		}
-		name[n < sizeof(name) ? n : 0] = '\0';
-		if (!mcpd_is_loopback(name)) {
-			snprintf(why, why_len, "Host %.200s is not this loopback server", host);
-			return false;
-		}
-	}
-	return true;
+	return edge_origin_ok(mg_get_header(c, "Origin"), mg_get_header(c, "Host"), h->o->host, h->port,
+	                      h->o->origins, h->o->norigins, why, why_len);
 }
 
 /* Audit a refused authentication (best effort: the refusal stands either
- * way), give ctx back and answer status with msg. */
+ * way), give ctx back and answer status with msg. A peer's refusals are
+ * written once a minute: the first at once, the ones after it counted and
+ * written with the next one (or at shutdown), so a flood of bad requests
+ * cannot bury the log. */
 static int refuse(struct mg_connection *c, struct http *h, hl_ctx *ctx, const struct caller *who, int status,
                   const char *msg)
 {
 	static const char *const hdr[] = { "WWW-Authenticate", "Bearer realm=\"homelab\"", NULL };
 	hl_audit_event ev = HL_AUDIT_EVENT_INIT;
-	char text[320];
+	uint64_t before = 0;
+	char text[320], details[400];
 
-	ev.action = "auth_refused";
-	ev.result = "refused";
-	ev.principal = "mcp";
-	ev.client_addr = who->addr;
-	ev.details = msg;
-	hl_audit_record(ctx, &ev);
+	if (edge_refusal(&h->edge, who->addr, time(NULL), &before)) {
+		if (before)
+			snprintf(details, sizeof(details), "%s (and %llu more refusals from this address in the minute "
+			         "before, not written one by one)", msg, (unsigned long long)before);
+		else
+			snprintf(details, sizeof(details), "%s", msg);
+		ev.action = "auth_refused";
+		ev.result = "refused";
+		ev.principal = "mcp";
+		ev.client_addr = who->addr;
+		ev.details = details;
+		hl_audit_record(ctx, &ev);
+	}
 	pool_put(&h->d->pool, ctx);
 	metrics_count(&h->d->metrics, &h->d->metrics.auth_refused);
 	snprintf(text, sizeof(text), "%s\n", msg);
 	return send_reply(c, h, status, "text/plain; charset=utf-8", text, status == 401 ? hdr : NULL);
+}
+
+/* At shutdown: the refusals of a peer that were counted, not yet written. */
+static void audit_suppressed(const char *peer, uint64_t count, void *payload)
+{
+	struct http *h = payload;
+	hl_audit_event ev = HL_AUDIT_EVENT_INIT;
+	hl_ctx *ctx = pool_get(&h->d->pool);
+	char details[200];
+
+	if (!ctx)
+		return;
+	snprintf(details, sizeof(details), "%llu more refusals from this address since its last audit row, "
+	         "not written one by one", (unsigned long long)count);
+	ev.action = "auth_refused";
+	ev.result = "refused";
+	ev.principal = "mcp";
+	ev.client_addr = peer;
+	ev.details = details;
+	hl_audit_record(ctx, &ev);
+	pool_put(&h->d->pool, ctx);
 }
 
 /* Fill who; 0 to go on, or the HTTP status already sent (401, 403). */
@@ -370,20 +464,39 @@ static int authenticate(struct mg_connection *c, struct http *h, struct caller *
 	snprintf(who->principal, sizeof(who->principal), "mcp@%s", ri->remote_addr);
 	if (!(ctx = pool_get(&h->d->pool)))
 		return send_text(c, h, 503, "the inventory database cannot be opened\n");
-	if (hl_token_count(ctx, &ntokens) < 0 || ntokens == 0) {
-		/* No tokens: open to local clients (main() refuses other listening
-		 * addresses). A reverse proxy on this machine makes every client
-		 * look local: refuse what it forwards. */
-		for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-			if (mg_get_header(c, forwarded[i])) {
-				snprintf(msg, sizeof(msg),
-				         "this request came through a proxy (%s header); without API tokens the daemon serves "
-				         "only local clients: create one with homelab tokens create NAME --scope inventory:read",
-				         forwarded[i]);
-				return refuse(c, h, ctx, who, 403, msg);
-			}
+	const char *proxy_header = NULL;
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]) && !proxy_header; i++)
+		if (mg_get_header(c, forwarded[i]))
+			proxy_header = forwarded[i];
+	bool count_failed = hl_token_count(ctx, &ntokens) < 0;
+	switch (edge_auth_decide(count_failed, ntokens, ri->remote_addr, proxy_header != NULL)) {
+	case EDGE_AUTH_OPEN:
 		pool_put(&h->d->pool, ctx);
 		return 0;
+	case EDGE_AUTH_UNAVAILABLE:
+		/* never anonymous access because the token table could not be read */
+		snprintf(msg, sizeof(msg), "cannot check API tokens now (%s); try again", hl_error_last()->message);
+		mcpd_utf8_scrub(msg);
+		pool_put(&h->d->pool, ctx);
+		fprintf(stderr, "%s: %s\n", MCPD_NAME, msg);
+		{
+			static const char *const retry[] = { "Retry-After", "5", NULL };
+			strncat(msg, "\n", sizeof(msg) - strlen(msg) - 1);
+			return send_reply(c, h, 503, "text/plain; charset=utf-8", msg, retry);
+		}
+	case EDGE_AUTH_REMOTE:
+		return refuse(c, h, ctx, who, 403,
+		              "without API tokens the daemon serves only loopback clients: create one with "
+		              "homelab tokens create NAME --scope inventory:read");
+	case EDGE_AUTH_PROXIED:
+		/* A reverse proxy on this machine makes every client look local. */
+		snprintf(msg, sizeof(msg),
+		         "this request came through a proxy (%s header); without API tokens the daemon serves "
+		         "only local clients: create one with homelab tokens create NAME --scope inventory:read",
+		         proxy_header);
+		return refuse(c, h, ctx, who, 403, msg);
+	case EDGE_AUTH_TOKEN:
+		break;
 	}
 	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
 		return refuse(c, h, ctx, who, 401, "a bearer token is required");
@@ -412,11 +525,13 @@ static void caller_done(struct caller *who)
 
 /* Read the body (at most MCPD_MAX_BODY bytes). NULL and *status set on
  * failure. The result is NUL-terminated. */
-static char *read_body(struct mg_connection *c, size_t *len, int *status)
+static char *read_body(struct mg_connection *c, struct http *h, size_t *len, int *status)
 {
 	const struct mg_request_info *ri = mg_get_request_info(c);
 	bool known = ri->content_length >= 0;
 	size_t cap = known ? (size_t)ri->content_length : 4096, n = 0;
+	struct body_watch watch;
+	bool late;
 	char *buf;
 
 	*status = 0;
@@ -428,6 +543,9 @@ static char *read_body(struct mg_connection *c, size_t *len, int *status)
 		*status = 500;
 		return NULL;
 	}
+	/* each read waits at most the request timeout, and the whole body gets
+	 * twice that: a client that trickles cannot keep the worker */
+	watch_start(h, &watch, connection_fd(c), 2 * h->o->request_timeout_s);
 	for (;;) {
 		int r;
 		if (n == cap) {
@@ -435,6 +553,7 @@ static char *read_body(struct mg_connection *c, size_t *len, int *status)
 			if (known)
 				break; /* all of Content-Length read */
 			if (cap > MCPD_MAX_BODY) {
+				watch_end(h, &watch);
 				free(buf);
 				*status = 413;
 				return NULL;
@@ -442,6 +561,7 @@ static char *read_body(struct mg_connection *c, size_t *len, int *status)
 			/* one byte past the limit tells an over-long chunked body */
 			cap = cap * 2 > MCPD_MAX_BODY ? MCPD_MAX_BODY + 1 : cap * 2;
 			if (!(p = realloc(buf, cap + 1))) {
+				watch_end(h, &watch);
 				free(buf);
 				*status = 500;
 				return NULL;
@@ -452,6 +572,14 @@ static char *read_body(struct mg_connection *c, size_t *len, int *status)
 		if (r <= 0)
 			break;
 		n += (size_t)r;
+	}
+	late = watch_end(h, &watch);
+	if (late || (known && n < cap)) {
+		/* too slow, or the client stopped before Content-Length */
+		mg_disable_keep_alive(c);
+		free(buf);
+		*status = 408;
+		return NULL;
 	}
 	if (n > MCPD_MAX_BODY) {
 		free(buf);
@@ -487,20 +615,40 @@ static char *dispatch(struct http *h, const struct caller *who, struct json_obje
 		*status = rpc_handle(h->d, who, msg, &reply, version, vlen, sink);
 		return reply;
 	}
-	/* A batch (protocol 2025-03-26): the answers, in order, as an array. */
+	/* A batch: only protocol 2025-03-26 (and the legacy transport) had
+	 * them; the answers, in order, as an array. */
 	size_t n = json_object_array_length(msg), used = 1, cap = 256;
-	char *out = malloc(cap);
+	char *out, text[200];
 	bool any = false;
-	if (!out || n == 0) {
+	*status = 200;
+	if (strcmp(version, "2025-03-26") != 0 && strcmp(version, MCPD_LEGACY_PROTOCOL) != 0) {
+		snprintf(text, sizeof(text), "JSON-RPC batches are not part of MCP %s: send one message per request",
+		         version);
+		return rpc_error(NULL, RPC_INVALID_REQUEST, text);
+	}
+	if (n > MAX_BATCH) {
+		snprintf(text, sizeof(text), "a batch of %zu messages: at most %d are taken at once", n, MAX_BATCH);
+		return rpc_error(NULL, RPC_INVALID_REQUEST, text);
+	}
+	if (!(out = malloc(cap)) || n == 0) {
 		free(out);
-		*status = 200;
 		return rpc_error(NULL, RPC_INVALID_REQUEST, "an empty batch");
 	}
 	out[0] = '[';
 	*status = 200;
 	for (size_t i = 0; i < n; i++) {
+		struct json_object *entry = json_object_array_get_idx(msg, i), *id = NULL;
 		char *r = NULL;
-		int st = rpc_handle(h->d, who, json_object_array_get_idx(msg, i), &r, version, vlen, NULL);
+		int st = 200;
+		if (used > MAX_BATCH_REPLY) {
+			/* the answers so far are as much as one reply may hold: the
+			 * rest are not run */
+			if (json_object_is_type(entry, json_type_object) && json_object_object_get_ex(entry, "id", &id))
+				r = rpc_error(id, RPC_INTERNAL_ERROR, "not run: the batch's answers passed 4 MiB; "
+				              "send the rest in another request");
+		} else {
+			st = rpc_handle(h->d, who, entry, &r, version, vlen, NULL);
+		}
 		if (st == 403)
 			*status = 403;
 		if (!r)
@@ -599,9 +747,10 @@ static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 	if (!accepts(c, "application/json") && !accepts(c, "text/event-stream"))
 		return send_rpc_error(c, h, 406, RPC_INVALID_REQUEST,
 		                      "Not Acceptable: the client must accept application/json or text/event-stream");
-	if (!(body = read_body(c, &len, &status)))
+	if (!(body = read_body(c, h, &len, &status)))
 		return status == 413 ? send_rpc_error(c, h, 413, RPC_INVALID_REQUEST, "request body larger than 4 MiB")
-		                     : send_text(c, h, status, "cannot read the request\n");
+		       : status == 408 ? send_text(c, h, 408, "the request body did not arrive in time\n")
+		                       : send_text(c, h, status, "cannot read the request\n");
 	parsed = mcpd_parse(&msg, body, len);
 	free(body);
 	if (!parsed)
@@ -680,6 +829,7 @@ static void sse_headers(struct mg_connection *c, struct http *h, const char *ses
 	mg_response_header_add(c, "Cache-Control", "no-cache", -1);
 	mg_response_header_add(c, "X-Accel-Buffering", "no", -1);
 	mg_response_header_add(c, "Connection", "close", -1);
+	add_cors(c, h);
 	if (session_id)
 		mg_response_header_add(c, "Mcp-Session-Id", session_id, -1);
 	send_headers(c);
@@ -792,6 +942,8 @@ static int on_mcp(struct mg_connection *c, void *data)
 	struct caller who;
 	int rc;
 
+	if (!strcmp(method, "OPTIONS"))
+		return preflight(c, h, "GET, POST, DELETE");
 	if ((rc = guard(c, h, &who)) != 0)
 		return rc;
 	if (!strcmp(method, "POST"))
@@ -843,6 +995,8 @@ static int on_sse(struct mg_connection *c, void *data)
 	struct caller who;
 	int rc;
 
+	if (!strcmp(method, "OPTIONS"))
+		return preflight(c, h, "GET, POST, DELETE");
 	if ((rc = guard(c, h, &who)) != 0)
 		return rc;
 	if (!strcmp(method, "POST"))
@@ -880,6 +1034,8 @@ static int on_messages(struct mg_connection *c, void *data)
 	size_t len = 0;
 	int rc, status;
 
+	if (!strcmp(mg_get_request_info(c)->request_method, "OPTIONS"))
+		return preflight(c, h, "POST");
 	if ((rc = guard(c, h, &who)) != 0)
 		return rc;
 	if (strcmp(mg_get_request_info(c)->request_method, "POST") != 0) {
@@ -897,10 +1053,12 @@ static int on_messages(struct mg_connection *c, void *data)
 		caller_done(&who);
 		return send_text(c, h, 404, "Could not find session\n");
 	}
-	if (!(body = read_body(c, &len, &status))) {
+	if (!(body = read_body(c, h, &len, &status))) {
 		session_unref(s);
 		caller_done(&who);
-		return send_text(c, h, status, status == 413 ? "request body larger than 4 MiB\n" : "cannot read\n");
+		return send_text(c, h, status, status == 413 ? "request body larger than 4 MiB\n"
+		                               : status == 408 ? "the request body did not arrive in time\n"
+		                                               : "cannot read\n");
 	}
 	parsed = mcpd_parse(&msg, body, len);
 	free(body);
@@ -939,6 +1097,147 @@ static int on_metrics(struct mg_connection *c, void *data)
 	return send_reply(c, h, 200, "text/plain; version=0.0.4; charset=utf-8", buf, NULL);
 }
 
+/* ------------------------------------------------ connections per peer --- */
+
+/*
+ * CivetWeb reads a connection's request header before anything of ours
+ * runs, and cannot refuse a connection itself, so a peer's cap is kept
+ * where connections come in: this program's accept(), which CivetWeb's
+ * listener thread calls (an executable's definition comes before the C
+ * library's). It takes the connection with accept4() and closes at once one
+ * from a peer that already holds its share of the workers; CivetWeb treats
+ * the failed accept as nothing to do. Each connection it passes on is
+ * counted until CivetWeb closes it (on_connection_close).
+ */
+/* The port of an IP socket address, or -1. */
+static int sock_port(const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	if (sa->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return -1;
+}
+
+static struct http *_Atomic accepting; /* the server whose connections are counted */
+
+int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	struct http *h = accepting;
+	char peer[64];
+	int s = accept4(fd, addr, len, 0);
+
+	if (s < 0 || !h || !addr || !len ||
+	    getnameinfo(addr, *len, peer, sizeof(peer), NULL, 0, NI_NUMERICHOST) != 0)
+		return s;
+	if (!edge_conn_open(&h->edge, peer)) {
+		edge_conn_close(&h->edge, peer);
+		close(s);
+		metrics_count(&h->d->metrics, &h->d->metrics.peer_refused);
+		errno = ECONNABORTED;
+		return -1;
+	}
+	if (s < TRACKED_FDS) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		pthread_mutex_lock(&tracked_lock);
+		tracked[s].port = getpeername(s, (struct sockaddr *)&ss, &sl) == 0 ? sock_port(&ss) : -1;
+		snprintf(tracked[s].addr, sizeof(tracked[s].addr), "%s", peer);
+		pthread_mutex_unlock(&tracked_lock);
+	}
+	return s;
+}
+
+/* The descriptor of c's socket, or -1 when it is not known. */
+static int connection_fd(const struct mg_connection *c)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	int fd = -1;
+
+	pthread_mutex_lock(&tracked_lock);
+	for (int i = 3; i < TRACKED_FDS && fd < 0; i++)
+		if (tracked[i].port == ri->remote_port && !strcmp(tracked[i].addr, ri->remote_addr))
+			fd = i;
+	pthread_mutex_unlock(&tracked_lock);
+	if (fd >= 0) {
+		/* a descriptor reused since: make sure it is this connection */
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 || sock_port(&ss) != ri->remote_port)
+			fd = -1;
+	}
+	return fd;
+}
+
+/* Every quarter second, shut the reading side of the sockets whose bodies
+ * are late: the worker's mg_read() then returns at once. */
+static void *watchdog_run(void *arg)
+{
+	struct http *h = arg;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->d->stopping) {
+		struct timespec now, tick;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		for (struct body_watch *w = h->watches; w; w = w->next)
+			if (!w->fired && (now.tv_sec > w->deadline.tv_sec ||
+			                  (now.tv_sec == w->deadline.tv_sec && now.tv_nsec >= w->deadline.tv_nsec))) {
+				shutdown(w->fd, SHUT_RD);
+				w->fired = true;
+			}
+		clock_gettime(CLOCK_REALTIME, &tick);
+		tick.tv_nsec += 250 * 1000 * 1000;
+		if (tick.tv_nsec >= 1000000000) {
+			tick.tv_sec++;
+			tick.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&h->watch_cond, &h->lock, &tick);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+static void watch_start(struct http *h, struct body_watch *w, int fd, int seconds)
+{
+	w->fd = fd;
+	w->fired = false;
+	clock_gettime(CLOCK_MONOTONIC, &w->deadline);
+	w->deadline.tv_sec += seconds;
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&h->lock);
+	w->next = h->watches;
+	h->watches = w;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Stop watching; true when the watchdog cut the body. */
+static bool watch_end(struct http *h, struct body_watch *w)
+{
+	bool fired;
+
+	if (w->fd < 0)
+		return false;
+	pthread_mutex_lock(&h->lock);
+	for (struct body_watch **pp = &h->watches; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	fired = w->fired;
+	pthread_mutex_unlock(&h->lock);
+	return fired;
+}
+
+static void on_connection_close(const struct mg_connection *c)
+{
+	struct http *h = mg_get_user_data(mg_get_context(c));
+	const struct mg_request_info *ri = mg_get_request_info(c);
+
+	if (ri)
+		edge_conn_close(&h->edge, ri->remote_addr);
+}
+
 static int log_message(const struct mg_connection *c, const char *message)
 {
 	(void)c;
@@ -952,7 +1251,7 @@ struct http *http_start(struct mcpd *d, const struct mcpd_http_options *o, char 
 	struct mg_init_data init = { 0 };
 	struct mg_error_data e = { 0 };
 	struct mg_server_port ports[4];
-	char listen[300], threads[16], errtext[256] = "";
+	char listen[300], threads[16], errtext[256] = "", timeout[16], queue[16];
 	unsigned code = 0;
 	struct http *h = calloc(1, sizeof(*h));
 
@@ -964,6 +1263,9 @@ struct http *http_start(struct mcpd *d, const struct mcpd_http_options *o, char 
 	h->o = o;
 	h->max_streams = o->threads - (o->threads / 4 > 2 ? o->threads / 4 : 2);
 	pthread_mutex_init(&h->lock, NULL);
+	edge_init(&h->edge, o->peer_conns);
+	snprintf(timeout, sizeof(timeout), "%d", o->request_timeout_s * 1000);
+	snprintf(queue, sizeof(queue), "%d", o->threads);
 	snprintf(listen, sizeof(listen), strchr(o->host, ':') ? "[%s]:%d" : "%s:%d", o->host, o->port);
 	snprintf(threads, sizeof(threads), "%d", o->threads);
 	const char *cfg[] = {
@@ -973,11 +1275,22 @@ struct http *http_start(struct mcpd *d, const struct mcpd_http_options *o, char 
 		 * delayed ACKs add ~40 ms to every keep-alive answer */
 		"tcp_nodelay", "1",
 		"enable_keep_alive", "yes",
-		"request_timeout_ms", "60000",
-		"keep_alive_timeout_ms", "60000",
+		/* a request's header must arrive within this, and each read of
+		 * its body; an idle keep-alive connection is closed after it */
+		"request_timeout_ms", timeout,
+		"keep_alive_timeout_ms", timeout,
+		/* accepted connections waiting for a worker, and the kernel's
+		 * backlog before them: bounded */
+		"connection_queue", queue,
+		"listen_backlog", "128",
+		/* CivetWeb would answer every CORS preflight with "*" itself:
+		 * ours answer only allowed origins (preflight()) */
+		"access_control_allow_origin", "",
+		"access_control_allow_methods", "",
 		NULL
 	};
 	cb.log_message = log_message;
+	cb.connection_close = on_connection_close;
 	init.callbacks = &cb;
 	init.user_data = h;
 	init.configuration_options = cfg;
@@ -985,9 +1298,28 @@ struct http *http_start(struct mcpd *d, const struct mcpd_http_options *o, char 
 	e.text = errtext;
 	e.text_buffer_size = sizeof(errtext);
 	mg_init_library(0);
+	accepting = h;
+	pthread_cond_init(&h->watch_cond, NULL);
+	if (pthread_create(&h->watchdog, NULL, watchdog_run, h) != 0) {
+		snprintf(err, err_len, "cannot start a thread");
+		accepting = NULL;
+		pthread_cond_destroy(&h->watch_cond);
+		pthread_mutex_destroy(&h->lock);
+		edge_destroy(&h->edge);
+		free(h);
+		return NULL;
+	}
 	if (!(h->mg = mg_start2(&init, &e))) {
+		accepting = NULL;
+		h->d->stopping = 1;
+		pthread_mutex_lock(&h->lock);
+		pthread_cond_signal(&h->watch_cond);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->watchdog, NULL);
+		pthread_cond_destroy(&h->watch_cond);
 		snprintf(err, err_len, "cannot listen on %s: %s", listen, *errtext ? errtext : "unknown error");
 		pthread_mutex_destroy(&h->lock);
+		edge_destroy(&h->edge);
 		free(h);
 		mg_exit_library();
 		return NULL;
@@ -1012,6 +1344,7 @@ void http_stop(struct http *h)
 	if (!h)
 		return;
 	h->d->stopping = 1;
+	accepting = NULL;
 	pthread_mutex_lock(&h->lock);
 	for (struct session *s = h->sessions; s; s = s->next) {
 		pthread_mutex_lock(&s->lock);
@@ -1021,10 +1354,18 @@ void http_stop(struct http *h)
 	pthread_mutex_unlock(&h->lock);
 	mg_stop(h->mg);
 	pthread_mutex_lock(&h->lock);
+	pthread_cond_signal(&h->watch_cond);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->watchdog, NULL);
+	pthread_cond_destroy(&h->watch_cond);
+	pthread_mutex_lock(&h->lock);
 	while (h->sessions)
 		session_unlink_locked(h, h->sessions);
 	pthread_mutex_unlock(&h->lock);
 	pthread_mutex_destroy(&h->lock);
+	/* refusals counted since each peer's last audit row: nothing is lost */
+	edge_flush(&h->edge, audit_suppressed, h);
+	edge_destroy(&h->edge);
 	free(h);
 	mg_exit_library();
 }

@@ -13,6 +13,8 @@ struct mcpd_http_options {
 	int norigins;
 	int keepalive_s;         /* keep-alive comment interval on streams */
 	int threads;             /* CivetWeb worker threads (each open stream holds one) */
+	int peer_conns;          /* connections one address may hold (0: no cap; 127.0.0.1 and ::1 exempt) */
+	int request_timeout_s;   /* for a request's header, for each stall of its body, and between requests */
 };
 
 struct http;

@@ -31,6 +31,12 @@ static void usage(FILE *f)
 	        "  --keepalive-s N      keep-alive comment interval on event streams (default 15)\n"
 	        "  --threads N          HTTP worker threads (default 64, at least 4); each open event stream\n"
 	        "                       holds one, and a quarter (at least 2) stay free for requests\n"
+	        "  --peer-connections N connections one client address may hold at once (default: a quarter\n"
+	        "                       of --threads, at least 4; 0: no cap); 127.0.0.1 and ::1 (local\n"
+	        "                       clients, a reverse proxy here) are not capped\n"
+	        "  --request-timeout-s N  a request's header must arrive within N seconds, each part of its\n"
+	        "                       body too (the whole body within 2N), and an idle keep-alive\n"
+	        "                       connection is closed after N (default 5)\n"
 	        "  --help, --version\n"
 	        "\n"
 	        "Endpoints: /mcp (Streamable HTTP), /sse (Streamable HTTP too, as the original server's\n"
@@ -93,6 +99,8 @@ int main(int argc, char **argv)
 	o.port = 8080;
 	o.keepalive_s = 15;
 	o.threads = 64;
+	o.peer_conns = -1; /* a quarter of the workers, at least 4 */
+	o.request_timeout_s = 5;
 	o.origins = origins;
 	if ((env = getenv("MCP_PORT")) && *env && parse_int(env, 0, 65535, &o.port) < 0) {
 		fprintf(stderr, "%s: MCP_PORT=%s is not a port number\n", MCPD_NAME, env);
@@ -128,6 +136,10 @@ int main(int argc, char **argv)
 			;
 		else if (!strcmp(a, "--threads") && parse_int(v, 4, 1024, &o.threads) == 0)
 			;
+		else if (!strcmp(a, "--peer-connections") && parse_int(v, 0, 65535, &o.peer_conns) == 0)
+			;
+		else if (!strcmp(a, "--request-timeout-s") && parse_int(v, 1, 600, &o.request_timeout_s) == 0)
+			;
 		else {
 			fprintf(stderr, "%s: bad option '%s %s' (try --help)\n", MCPD_NAME, a, v);
 			return 2;
@@ -135,6 +147,8 @@ int main(int argc, char **argv)
 		i++;
 	}
 
+	if (o.peer_conns < 0)
+		o.peer_conns = o.threads / 4 > 4 ? o.threads / 4 : 4;
 	pthread_mutex_init(&d.pool.lock, NULL);
 	pthread_mutex_init(&d.metrics.lock, NULL);
 	if (check_db(&d, &ntokens) < 0) {

@@ -57,6 +57,7 @@ struct metrics {
 	uint64_t rpc_requests;
 	uint64_t tool_calls_ok, tool_calls_error;
 	uint64_t auth_refused;
+	uint64_t peer_refused;      /* connections cut for their peer's cap */
 	uint64_t sessions_created;
 };
 

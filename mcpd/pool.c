@@ -76,6 +76,9 @@ void metrics_text(struct metrics *m, char *buf, size_t len, int sessions, int st
 		         "# HELP homelab_mcpd_auth_refused_total Requests refused for a missing, bad or too narrow token.\n"
 		         "# TYPE homelab_mcpd_auth_refused_total counter\n"
 		         "homelab_mcpd_auth_refused_total %llu\n"
+		         "# HELP homelab_mcpd_peer_refused_total Connections cut for holding more than --peer-connections.\n"
+		         "# TYPE homelab_mcpd_peer_refused_total counter\n"
+		         "homelab_mcpd_peer_refused_total %llu\n"
 		         "# HELP homelab_mcpd_sessions_created_total MCP sessions created.\n"
 		         "# TYPE homelab_mcpd_sessions_created_total counter\n"
 		         "homelab_mcpd_sessions_created_total %llu\n"
@@ -90,7 +93,7 @@ void metrics_text(struct metrics *m, char *buf, size_t len, int sessions, int st
 		         "homelab_mcpd_streams_max %d\n",
 		         (unsigned long long)m->rpc_requests, (unsigned long long)m->tool_calls_ok,
 		         (unsigned long long)m->tool_calls_error, (unsigned long long)m->auth_refused,
-		         (unsigned long long)m->sessions_created, sessions, streams, max_streams);
+		         (unsigned long long)m->peer_refused, (unsigned long long)m->sessions_created, sessions, streams, max_streams);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -166,6 +169,9 @@ bool mcpd_is_loopback(const char *host)
 	if (inet_pton(AF_INET, host, a) == 1)
 		return a[0] == 127;
 	if (inet_pton(AF_INET6, host, a) == 1)
-		return !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
+		/* ::1, or an IPv4 loopback address mapped (::ffff:127.x.y.z: a
+		 * local IPv4 client of a daemon listening on ::) */
+		return !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) ||
+		       (!memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) && a[12] == 127);
 	return false;
 }

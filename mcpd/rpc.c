@@ -135,23 +135,60 @@ static char *do_initialize(const struct caller *who, struct json_object *id, str
 	return out;
 }
 
+/* text as a quoted JSON string (malloc'd). The library's results are valid
+ * UTF-8: only quotes, backslashes and control characters need escaping.
+ * Built here, not with json-c, so that a result carrying a secret leaves no
+ * copy behind in memory json-c would free unwiped. */
+static char *quote_json(const char *text, size_t *len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 2;
+	char *out, *p;
+
+	for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+		n += *c == '"' || *c == '\\' ? 2 : *c < 0x20 ? 6 : 1;
+	if (!(out = malloc(n + 1)))
+		return NULL;
+	p = out;
+	*p++ = '"';
+	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+		if (*c == '"' || *c == '\\') {
+			*p++ = '\\';
+			*p++ = (char)*c;
+		} else if (*c < 0x20) {
+			memcpy(p, "\\u00", 4);
+			p[4] = hex[*c >> 4];
+			p[5] = hex[*c & 15];
+			p += 6;
+		} else {
+			*p++ = (char)*c;
+		}
+	}
+	*p++ = '"';
+	*p = '\0';
+	*len = n;
+	return out;
+}
+
 /* A tool result: the JSON object both as text content (Open WebUI reads only
  * that) and as structuredContent. */
 static char *tool_result(const char *json, bool is_error)
 {
-	struct json_object *text = json_object_new_string(json);
-	const char *esc = json_object_to_json_string_ext(text, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	size_t n = strlen(esc) + (is_error ? 0 : strlen(json)) + 96;
-	char *out = malloc(n);
+	size_t elen = 0, n;
+	char *esc = quote_json(json, &elen), *out;
 
-	if (out) {
+	if (!esc)
+		return NULL;
+	n = elen + (is_error ? 0 : strlen(json)) + 96;
+	if ((out = malloc(n))) {
 		if (is_error)
 			snprintf(out, n, "{\"content\":[{\"type\":\"text\",\"text\":%s}],\"isError\":true}", esc);
 		else
 			snprintf(out, n, "{\"content\":[{\"type\":\"text\",\"text\":%s}],\"structuredContent\":%s,"
 			         "\"isError\":false}", esc, json);
 	}
-	json_object_put(text);
+	explicit_bzero(esc, elen);
+	free(esc);
 	return out;
 }
 
@@ -209,6 +246,27 @@ static int send_progress(const hl_progress *p, void *payload)
 	return ok ? 0 : 1; /* the client is gone: stop the tool */
 }
 
+/* A token without a tool's scope was refused: on the record, whatever the
+ * transport (best effort: the refusal stands either way). The token holder
+ * is known, so every one is written. */
+static void audit_refusal(struct mcpd *d, const struct caller *who, const hl_tool *t, const char *msg)
+{
+	hl_audit_event ev = HL_AUDIT_EVENT_INIT;
+	hl_ctx *ctx = pool_get(&d->pool);
+
+	if (!ctx)
+		return;
+	ev.action = "auth_refused";
+	ev.result = "refused";
+	ev.principal = who->principal;
+	ev.client_addr = who->addr;
+	ev.target_type = "tool";
+	ev.target_id = hl_tool_name(t);
+	ev.details = msg;
+	hl_audit_record(ctx, &ev);
+	pool_put(&d->pool, ctx);
+}
+
 static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json_object *id,
                            struct json_object *params, int *status, const struct progress_sink *sink)
 {
@@ -234,6 +292,7 @@ static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json
 		snprintf(msg, sizeof(msg), "token '%s' lacks the scope %s that tool %s needs", who->principal,
 		         hl_tool_scope(t), hl_tool_name(t));
 		metrics_count(&d->metrics, &d->metrics.auth_refused);
+		audit_refusal(d, who, t, msg);
 		*status = 403;
 		return rpc_error(id, -32003, msg);
 	}

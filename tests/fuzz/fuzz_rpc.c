@@ -4,7 +4,9 @@
  * demo inventory. Properties: a request (an object with an id) gets exactly
  * one reply, a notification none; every reply is one JSON object in valid
  * UTF-8 with "jsonrpc":"2.0" and either a result or an error; progress
- * notifications come only for a call that asked for them.
+ * notifications come only for a call that asked for them. An input that
+ * starts with 'T' is sent by a token that has only inventory:read (the rest
+ * anonymously, as without tokens): a call it may not make must never run.
  */
 #include "mcpd.h"
 
@@ -19,12 +21,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct mcpd daemon_state;
 static char db_path[256];
+static hl_token *narrow; /* inventory:read only */
 
 static void remove_db(void)
 {
 	static const char *const suffix[] = { "", "-wal", "-shm" };
 	char p[300];
 
+	hl_token_free(narrow);
 	pool_destroy(&daemon_state.pool);
 	free(daemon_state.tools_list_all);
 	for (size_t i = 0; i < 3; i++) {
@@ -46,6 +50,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (hl_ctx_open(&ctx, &opts) < 0 || hl_inventory_load_demo(ctx) < 0) {
 		fprintf(stderr, "fuzz_rpc: cannot create %s: %s\n", db_path, hl_error_last()->message);
 		abort();
+	}
+	{
+		hl_token_spec spec = HL_TOKEN_SPEC_INIT;
+		hl_buf secret = HL_BUF_INIT;
+		spec.name = "narrow";
+		spec.scopes = "inventory:read";
+		if (hl_token_create(&secret, NULL, ctx, &spec) < 0 || hl_token_verify(&narrow, ctx, secret.ptr) < 0) {
+			fprintf(stderr, "fuzz_rpc: cannot make a token: %s\n", hl_error_last()->message);
+			abort();
+		}
+		hl_buf_dispose(&secret);
 	}
 	hl_ctx_free(ctx);
 	pthread_mutex_init(&daemon_state.pool.lock, NULL);
@@ -119,18 +134,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int notes = 0;
 	const struct progress_sink sink = { check_progress, &notes };
 	struct caller who = { .principal = "fuzz", .addr = "127.0.0.1", .legacy_ok = true };
+	const hl_tool *tool = NULL;
 	struct json_object *msg = NULL, *id;
 	char version[32] = "2025-03-26", *text, *reply = NULL;
 	bool request;
 
+	int status;
+
 	if (size > 64 * 1024 || !(text = malloc(size + 1)))
 		return 0;
+	if (size && data[0] == 'T') {
+		who.token = narrow;
+		data++, size--;
+	}
 	memcpy(text, data, size);
 	text[size] = '\0';
 	if (mcpd_parse(&msg, text, size)) {
+		struct json_object *method, *params, *name;
 		request = json_object_is_type(msg, json_type_object) && json_object_object_get_ex(msg, "id", &id) &&
 		          json_object_object_get_ex(msg, "method", NULL);
-		rpc_handle(&daemon_state, &who, msg, &reply, version, sizeof(version), &sink);
+		/* a tools/call naming a tool the narrow token may not call */
+		if (request && json_object_object_get_ex(msg, "method", &method) &&
+		    !strcmp(json_object_get_string(method), "tools/call") &&
+		    json_object_object_get_ex(msg, "params", &params) && json_object_is_type(params, json_type_object) &&
+		    json_object_object_get_ex(params, "name", &name) && json_object_is_type(name, json_type_string))
+			tool = hl_tool_lookup(json_object_get_string(name));
+		status = rpc_handle(&daemon_state, &who, msg, &reply, version, sizeof(version), &sink);
+		/* a call the token may not make never runs: no result, no progress,
+		 * and a refusal is -32003 with status 403 */
+		if (who.token && tool && !hl_token_allows(who.token, hl_tool_scope(tool)) &&
+		    (notes || (reply && strstr(reply, "\"result\":"))))
+			abort();
+		if (reply && strstr(reply, "\"code\":-32003") && status != 403)
+			abort();
 		if (notes && !rpc_wants_progress(msg))
 			abort(); /* progress only for a call that asked for it */
 		if (request && !reply)

@@ -83,12 +83,6 @@ def make_demo_db(path):
     return str(path)
 
 
-def tokens_supported():
-    proc = subprocess.run([homelab_bin(), "tokens", "--help"], capture_output=True, text=True,
-                          timeout=30, stdin=subprocess.DEVNULL, env=clean_env())
-    return proc.returncode == 0
-
-
 def create_token(db, name, scope):
     proc = cli(db, "tokens", "create", name, "--scope", scope)
     m = TOKEN_RE.search(proc.stdout)

@@ -106,7 +106,6 @@ def test_sdk_stdio_stderr_clean(seen):
     assert H.sanitizer_report(seen["stdio"]["stderr"]) is None, seen["stdio"]["stderr"]
 
 
-@pytest.mark.skipif(not H.tokens_supported(), reason="`homelab tokens` is not built yet")
 def test_sdk_with_bearer_token(start_daemon, demo_db):
     tok = H.create_token(demo_db, "sdk", "inventory:read")
     d = start_daemon(db=demo_db)
