@@ -21,6 +21,8 @@ hl_ctx *cli_ctx(struct cli *c, int *rc)
 		*rc = cli_fail(err);
 		return NULL;
 	}
+	if (hl_ctx_warning(c->ctx))
+		fprintf(stderr, "homelab: warning: %s\n", hl_ctx_warning(c->ctx));
 	return c->ctx;
 }
 

@@ -311,8 +311,11 @@ int hl_audit__ctx_init(hl_ctx *ctx, const hl_ctx_options *opts)
 		return 0;
 	if (!strcmp(p, ":memory:"))
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "the audit log cannot be an in-memory database");
-	ctx->audit_path = hl__strdup(p);
-	return ctx->audit_path ? 0 : HL_ENOMEM;
+	if (!(ctx->audit_path = hl__strdup(p)))
+		return HL_ENOMEM;
+	if (access(p, F_OK) == 0)
+		hl_db__check_private(ctx, p);
+	return 0;
 }
 
 void hl_audit__ctx_free(hl_ctx *ctx)
@@ -366,6 +369,8 @@ static int audit_db(sqlite3 **out, hl_ctx *ctx)
 	}
 	exists = access(path, F_OK) == 0;
 	writable = !exists || access(path, W_OK) == 0;
+	if (!exists && (err = hl_db__create_private(path)) < 0)
+		return err;
 	if ((err = hl_db__open_file(&db, path, SQLITE_OPEN_NOMUTEX | (writable ? SQLITE_OPEN_READWRITE |
 	                           SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY), ctx->busy_timeout_ms, false)) < 0)
 		return err;

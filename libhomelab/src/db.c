@@ -15,6 +15,7 @@
 #include "vault.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -560,6 +561,44 @@ static bool file_has_write_bit(const char *path)
 	return stat(path, &sb) != 0 || (sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)) != 0;
 }
 
+int hl_db__create_private(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return 0;
+		return hl__err(HL_ERROR, HL_ERROR_OS, "%s: cannot create the database file: %s", path, strerror(errno));
+	}
+	close(fd);
+	return 0;
+}
+
+void hl_db__check_private(hl_ctx *ctx, const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	hl_buf name = HL_BUF_INIT, msg = HL_BUF_INIT;
+	struct stat sb;
+
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		hl_buf_dispose(&name);
+		if (hl_buf__printf(&name, "%s%s", path, suffix[i]) < 0)
+			break;
+		if (stat(name.ptr, &sb) != 0 || !(sb.st_mode & (S_IRWXG | S_IRWXO)))
+			continue;
+		if (hl_buf__printf(&msg, "%s%s%s is readable or writable by group or others (mode %03o): it holds the "
+		                   "inventory, the audit log, token hashes and encrypted credentials; chmod 600 %s%s",
+		                   ctx->warning ? ctx->warning : "", ctx->warning ? "; " : "", name.ptr,
+		                   (unsigned)(sb.st_mode & 0777), path, i ? suffix[i] : "*") == 0) {
+			free(ctx->warning);
+			ctx->warning = hl_buf__detach(&msg);
+		}
+		break;
+	}
+	hl_buf_dispose(&name);
+	hl_buf_dispose(&msg);
+}
+
 int hl_db__open_file(sqlite3 **out, const char *path, int oflags, int busy_ms, bool immutable)
 {
 	hl_buf uri = HL_BUF_INIT;
@@ -631,8 +670,12 @@ static int open_db(hl_ctx *ctx, unsigned int flags, int busy_ms)
 	 * (for whom access() always says writable): never migrate it. */
 	ctx->readonly = (flags & HL_CTX_READONLY) ||
 	                (exists && !memory && (access(ctx->path, W_OK) != 0 || !file_has_write_bit(ctx->path)));
-	if (!exists && (err = make_parent_dirs(ctx->path)) < 0)
+	/* A new database is made 0600 before SQLite opens it: SQLite would make
+	 * it 0644 under umask 022, and gives its -wal and -shm the file's mode. */
+	if (!exists && ((err = make_parent_dirs(ctx->path)) < 0 || (err = hl_db__create_private(ctx->path)) < 0))
 		return err;
+	if (exists && !memory)
+		hl_db__check_private(ctx, ctx->path);
 	oflags |= ctx->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 
 	if ((err = connect(ctx, oflags, busy_ms, false)) < 0)
@@ -741,12 +784,18 @@ void hl_ctx_free(hl_ctx *ctx)
 		sqlite3_close_v2(ctx->db);
 	free(ctx->path);
 	free(ctx->principal);
+	free(ctx->warning);
 	free(ctx);
 }
 
 const char *hl_ctx_db_path(const hl_ctx *ctx)
 {
 	return ctx ? ctx->path : NULL;
+}
+
+const char *hl_ctx_warning(const hl_ctx *ctx)
+{
+	return ctx ? ctx->warning : NULL;
 }
 
 int hl_ctx_readonly(const hl_ctx *ctx)

@@ -28,6 +28,13 @@ void hl_db__release(hl_ctx *ctx, sqlite3_stmt *st);
 /* Finalize every cached statement (before closing the connection). */
 void hl_db__stmt_cache_free(hl_ctx *ctx);
 
+/* Create path, empty and mode 0600, unless it exists (SQLite then takes it
+ * as a new database, and gives its -wal and -shm files the same mode). */
+int hl_db__create_private(const char *path);
+/* Note in ctx->warning when path (or its -wal, -shm) may be read by group
+ * or others. */
+void hl_db__check_private(hl_ctx *ctx, const char *path);
+
 /* Open a connection to path with the library's settings (extended codes,
  * busy timeout, cache, SQL functions). immutable opens it as a URI with
  * immutable=1: no locks and no WAL index, for files in a directory the

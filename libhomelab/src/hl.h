@@ -23,6 +23,7 @@ struct hl_ctx {
 	bool readonly;
 	int schema_version;     /* user_version as found (after migration) */
 	bool has_ext_columns;   /* ssh_user, ssh_port, ip_num ... exist (schema >= 1) */
+	char *warning;          /* hl_ctx_warning(): e.g. the database is readable by others; NULL */
 	/* vault (vault.c, key.c) */
 	char *db_key_opt;             /* hl_ctx_options.db_key, in sodium memory; NULL: $HOMELAB_DB_KEY */
 	struct hl_vault_key *vault_key; /* the loaded key; NULL until first use */

@@ -461,3 +461,29 @@ def test_declined_token_revoke_and_creds_rm(demo):
     rc, out = _on_a_terminal(demo.db, ["creds", "rm", "vm:whisper"], "", env={"HOMELAB_DB_KEY": key})
     assert rc == 1 and "nothing changed" in out, out  # Enter alone means no
     assert demo.ok("--json", "creds", "list").json()["count"] == 1
+
+
+def test_database_files_are_private(hl, tmp_path):
+    """Under umask 022 the database, its -wal and -shm are 0600, the directory made for it 0700; an
+    existing database others may read gets a warning on stderr."""
+    import stat
+    db = tmp_path / "new" / "dir" / "homelab.db"
+    old = os.umask(0o022)
+    try:
+        hl.ok("--db", db, "db", "init", "--demo", db=False)
+        hl.ok("--db", db, "vms", "add", "x1", "--ip", "127.0.9.1", db=False)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "new").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "new" / "dir").st_mode) == 0o700
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(str(db) + suffix):
+            assert stat.S_IMODE(os.stat(str(db) + suffix).st_mode) == 0o600
+    r = hl.ok("--db", db, "vms", "list", db=False)
+    assert r.err == ""
+    os.chmod(db, 0o644)
+    r = hl.ok("--db", db, "vms", "list", db=False)
+    assert "homelab: warning: " in r.err and "homelab.db is readable or writable by group or others (mode 644)" \
+        in r.err and "chmod 600" in r.err
+    assert "x1" in r.out

@@ -330,6 +330,73 @@ static void test_ctx__empty_file(void **state)
 	hl_ctx_free(ctx);
 }
 
+static unsigned mode_of(const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) != 0)
+		fail_msg("stat %s failed", path);
+	return (unsigned)(sb.st_mode & 0777);
+}
+
+/* Under umask 022 SQLite alone makes 0644 files: the inventory, its -wal and
+ * -shm, the audit database and its files are 0600, a new directory 0700. */
+static void test_ctx__files_are_private(void **state)
+{
+	hl_ctx_options o = HL_CTX_OPTIONS_INIT;
+	hl_audit_event ev = HL_AUDIT_EVENT_INIT;
+	mode_t old = umask(022);
+	char dir[600], db[700], audit[700], name[800];
+	hl_ctx *ctx = NULL;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s", tu_path("private"));
+	snprintf(db, sizeof(db), "%s/sub/homelab.db", dir);
+	snprintf(audit, sizeof(audit), "%s/audit.db", tu_tmpdir());
+	o.db_path = db;
+	o.audit_db_path = audit;
+	assert_int_equal(hl_ctx_open(&ctx, &o), 0);
+	assert_null(hl_ctx_warning(ctx));
+	assert_int_equal(hl_inventory_load_demo(ctx), 0);
+	ev.action = "ssh_command";
+	assert_int_equal(hl_audit_record(ctx, &ev), 0);
+	/* the files while the context has them open (WAL mode: -wal and -shm exist) */
+	assert_int_equal(mode_of(dir), 0700);
+	snprintf(name, sizeof(name), "%s/sub", dir);
+	assert_int_equal(mode_of(name), 0700);
+	assert_int_equal(mode_of(db), 0600);
+	snprintf(name, sizeof(name), "%s-wal", db);
+	assert_int_equal(mode_of(name), 0600);
+	snprintf(name, sizeof(name), "%s-shm", db);
+	assert_int_equal(mode_of(name), 0600);
+	assert_int_equal(mode_of(audit), 0600);
+	snprintf(name, sizeof(name), "%s-wal", audit);
+	assert_int_equal(mode_of(name), 0600);
+	snprintf(name, sizeof(name), "%s-shm", audit);
+	assert_int_equal(mode_of(name), 0600);
+	snprintf(name, sizeof(name), "%s.audit-key", audit);
+	assert_int_equal(mode_of(name), 0600);
+	hl_ctx_free(ctx);
+
+	/* an existing database others may read is opened, with a warning */
+	chmod(db, 0644);
+	assert_int_equal(hl_ctx_open(&ctx, &o), 0);
+	assert_non_null(hl_ctx_warning(ctx));
+	assert_non_null(strstr(hl_ctx_warning(ctx), "homelab.db is readable or writable by group or others (mode 644)"));
+	assert_non_null(strstr(hl_ctx_warning(ctx), "chmod 600 "));
+	hl_ctx_free(ctx);
+	chmod(db, 0600);
+	chmod(audit, 0640);
+	assert_int_equal(hl_ctx_open(&ctx, &o), 0);
+	assert_non_null(strstr(hl_ctx_warning(ctx), "audit.db is readable or writable by group or others (mode 640)"));
+	hl_ctx_free(ctx);
+	chmod(audit, 0600);
+	assert_int_equal(hl_ctx_open(&ctx, &o), 0);
+	assert_null(hl_ctx_warning(ctx));
+	hl_ctx_free(ctx);
+	umask(old);
+}
+
 static void test_ctx__readonly_flag(void **state)
 {
 	const char *path = tu_path("roflag.db");
@@ -392,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_ctx__directory_and_empty_path),
 		cmocka_unit_test(test_ctx__parent_is_a_file),
 		cmocka_unit_test(test_ctx__empty_file),
+		cmocka_unit_test(test_ctx__files_are_private),
 		cmocka_unit_test(test_ctx__readonly_flag),
 		cmocka_unit_test(test_ctx__busy_writer),
 	};

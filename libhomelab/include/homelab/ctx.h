@@ -67,6 +67,14 @@ HL_EXTERN(void) hl_ctx_free(hl_ctx *ctx);
 /** The database path in use. Lent: valid while ctx lives. */
 HL_EXTERN(const char *) hl_ctx_db_path(const hl_ctx *ctx);
 
+/**
+ * A warning about the databases this context opened, or NULL: one line,
+ * e.g. that the inventory (or its -wal, -shm, or the audit database) is
+ * readable by group or others. New databases are created mode 0600 (and
+ * their directory 0700); an existing one keeps its mode. Lent.
+ */
+HL_EXTERN(const char *) hl_ctx_warning(const hl_ctx *ctx);
+
 /** 1 if the database was opened read-only, else 0. */
 HL_EXTERN(int) hl_ctx_readonly(const hl_ctx *ctx);
 
