@@ -27,6 +27,7 @@ struct cli {
 	bool json;            /* --json: print the tool's JSON result */
 	bool yes;             /* --yes: do not ask before changing things */
 	bool interactive;     /* running inside the REPL */
+	bool create_db;       /* `db init`: cli_ctx() may create the database (no other command does) */
 	hl_ctx *ctx;          /* opened on first use by cli_ctx() */
 };
 

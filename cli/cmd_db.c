@@ -51,6 +51,7 @@ int cmd_db(struct cli *c, int argc, char **argv)
 			return rc;
 		if (a.npos)
 			return cli_usage_error("usage: homelab db init [--demo]");
+		c->create_db = true;
 		if (!(ctx = cli_ctx(c, &rc)))
 			return rc;
 		if (cli_flag(&a, "demo") && (err = hl_inventory_load_demo(ctx)) < 0)

@@ -49,7 +49,7 @@ const struct cli_group cli_groups[] = {
 	  "tools call NAME --args JSON         arguments as one JSON object ('-' reads stdin)\n",
 	  cmd_tools },
 	{ "db", "create the database, load the demo inventory, show where it is",
-	  "db init [--demo]                    create (and migrate) the database\n"
+	  "db init [--demo]                    create (and migrate) the database: the only command that creates one\n"
 	  "db info                             path, schema version, counts\n"
 	  "db path                             print the database path\n",
 	  cmd_db },
@@ -114,7 +114,8 @@ static void usage(FILE *f)
 	        "\n"
 	        "Options:\n"
 	        "  --db PATH   inventory database (default: $HOMELAB_DB_PATH, else\n"
-	        "              $XDG_DATA_HOME/homelab/homelab.db)\n"
+	        "              $XDG_DATA_HOME/homelab/homelab.db); only `db init` creates\n"
+	        "              it, every other command refuses a missing one\n"
 	        "  --json      print results as JSON, exactly as the tool returns them\n"
 	        "  --yes, -y   do not ask before changing or removing things\n"
 	        "  --help, -h  this help; `homelab COMMAND --help` for a command's help\n"

@@ -17,8 +17,20 @@ hl_ctx *cli_ctx(struct cli *c, int *rc)
 	if (c->ctx)
 		return c->ctx;
 	opts.db_path = c->db_path;
+	/* Only `db init` makes a database: a mistyped --db is an error, never a
+	 * new empty inventory that answers "(no vms)". */
+	opts.flags = c->create_db ? 0 : HL_CTX_NO_CREATE;
 	if ((err = hl_ctx_open(&c->ctx, &opts)) < 0) {
-		*rc = cli_fail(err);
+		hl_buf path = HL_BUF_INIT;
+		if (err == HL_ENOTFOUND && !c->create_db && (c->db_path || hl_default_db_path(&path) == 0) &&
+		    access(c->db_path ? c->db_path : path.ptr, F_OK) != 0) {
+			fprintf(stderr, "homelab: no such database: %s (create it with homelab db init)\n",
+			        c->db_path ? c->db_path : path.ptr);
+			*rc = CLI_NOTFOUND;
+		} else {
+			*rc = cli_fail(err);
+		}
+		hl_buf_dispose(&path);
 		return NULL;
 	}
 	if (hl_ctx_warning(c->ctx))

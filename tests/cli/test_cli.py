@@ -487,3 +487,33 @@ def test_database_files_are_private(hl, tmp_path):
     assert "homelab: warning: " in r.err and "homelab.db is readable or writable by group or others (mode 644)" \
         in r.err and "chmod 600" in r.err
     assert "x1" in r.out
+
+
+@pytest.mark.parametrize("args", [
+    ("vms", "list"), ("db", "info"), ("audit", "verify"), ("creds", "list"), ("tokens", "list"),
+    ("vms", "add", "x1", "--ip", "127.0.9.1"), ("tokens", "create", "t", "--scope", "*"),
+    ("ip", "allocate", "--subnet", "127.0.9.0/24", "--to", "x"),
+])
+def test_missing_database_is_never_created(tmp_path, args):
+    """A mistyped --db is an error (exit 3), not a new empty inventory; only `db init` creates one."""
+    from conftest import Homelab
+    db = tmp_path / "typo.db"
+    hl = Homelab(str(db))
+    r = hl(*args)
+    assert r.rc == 3 and r.out == "", r
+    assert r.err == f"homelab: no such database: {db} (create it with homelab db init)\n"
+    assert sorted(os.listdir(tmp_path)) == []
+    # `db path` (what `make run` asks first) names it without creating it; `db init` creates it
+    assert hl.ok("db", "path").out.strip() == str(db) and not db.exists()
+    hl.ok("db", "init")
+    assert db.exists() and hl.ok("vms", "list").out == "(no vms)\n"
+
+
+def test_missing_default_database(tmp_path):
+    from conftest import Homelab
+    hl = Homelab("unused")
+    env = {"HOMELAB_DB_PATH": "", "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    r = hl("vms", "list", db=False, env=env)
+    want = tmp_path / "xdg" / "homelab" / "homelab.db"
+    assert r.rc == 3 and r.err == f"homelab: no such database: {want} (create it with homelab db init)\n"
+    assert not (tmp_path / "xdg").exists()
