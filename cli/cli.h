@@ -88,6 +88,11 @@ int cli_call_tool(struct cli *c, const char *tool, int npairs, const char *const
  * with hl_buf_dispose). Returns an exit code; the error is already printed. */
 int cli_tool_result(struct cli *c, const char *tool, const char *args_json, hl_buf *out);
 
+/* text with control characters, bidi overrides and bytes that are not
+ * UTF-8 escaped (hl_text_escape), for the terminal; valid until a few more
+ * calls. */
+const char *cli_safe(const char *s);
+
 /* Print a JSON result: --json prints it as is, else as tables. */
 void cli_print_result(struct cli *c, const char *json);
 

@@ -77,7 +77,7 @@ static int audit_verify(struct cli *c, int argc, char **argv, bool head_only)
 	}
 	if (!intact) {
 		json_object_object_get_ex(r, "problem", &v);
-		fprintf(stderr, "homelab: %s\n", v ? json_object_get_string(v) : "the audit log is not intact");
+		fprintf(stderr, "homelab: %s\n", v ? cli_safe(json_object_get_string(v)) : "the audit log is not intact");
 	}
 	json_object_put(r);
 	hl_buf_dispose(&out);

@@ -1,8 +1,9 @@
 /*
  * output.c: printing tool results. With --json the tool's JSON goes out
  * exactly as the library returned it; otherwise a result becomes aligned
- * tables (arrays of objects) and "key: value" lines (everything else).
- * Nothing here knows any particular tool.
+ * tables (arrays of objects) and "key: value" lines (everything else),
+ * every cell and key escaped (cli_safe). Nothing here knows any particular
+ * tool.
  */
 #include "cli.h"
 
@@ -11,16 +12,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Text of a scalar cell: null -> "-". The pointer is owned by v (or static). */
+const char *cli_safe(const char *s)
+{
+	/* a few at a time are alive: a cell is printed right after it is made */
+	static hl_buf ring[8];
+	static unsigned next;
+	hl_buf *b = &ring[next++ % 8];
+
+	hl_buf_dispose(b);
+	if (hl_text_escape(b, s, 0) < 0)
+		return "?";
+	return b->ptr ? b->ptr : "";
+}
+
+/* Text of a scalar cell: null -> "-". Control characters, bidi overrides
+ * and bytes that are not UTF-8 are escaped (a name or an audit row from a
+ * database written by others must not act on the terminal). The pointer
+ * lives until a few more cells are made. */
 static const char *cell(struct json_object *v)
 {
 	if (!v)
 		return "-";
 	if (json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
+		return cli_safe(json_object_get_string(v));
 	if (json_object_is_type(v, json_type_array) || json_object_is_type(v, json_type_object))
-		return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+		return cli_safe(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	return cli_safe(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
 }
 
 static bool is_scalar(struct json_object *v)
@@ -82,7 +99,7 @@ static void print_table(FILE *f, struct json_object *arr, const char *indent)
 				;
 			if (c == ncols && ncols < MAX_COLS) {
 				cols[ncols] = k;
-				w[ncols++] = width(k);
+				w[ncols++] = width(cli_safe(k));
 			}
 		}
 	}
@@ -99,9 +116,10 @@ static void print_table(FILE *f, struct json_object *arr, const char *indent)
 	}
 	fputs(indent, f);
 	for (size_t c = 0; c < ncols; c++) {
-		print_upper(f, cols[c]);
+		const char *k = cli_safe(cols[c]);
+		print_upper(f, k);
 		if (c + 1 < ncols)
-			pad(f, w[c] - width(cols[c]) + 2);
+			pad(f, w[c] - width(k) + 2);
 	}
 	fputc('\n', f);
 	for (size_t i = 0; i < n; i++) {
@@ -129,13 +147,14 @@ static void print_object(FILE *f, struct json_object *o, const char *indent)
 	char sub[64];
 
 	json_object_object_foreach(o, k0, v0) {
-		if ((is_scalar(v0) || !is_object_array(v0)) && width(k0) > kw)
-			kw = width(k0);
+		if ((is_scalar(v0) || !is_object_array(v0)) && width(cli_safe(k0)) > kw)
+			kw = width(cli_safe(k0));
 	}
 	json_object_object_foreach(o, k, v) {
 		if (is_scalar(v) || (json_object_is_type(v, json_type_array) && !is_object_array(v))) {
-			fprintf(f, "%s%s:", indent, k);
-			pad(f, kw - width(k) + 1);
+			const char *key = cli_safe(k);
+			fprintf(f, "%s%s:", indent, key);
+			pad(f, kw - width(key) + 1);
 			if (json_object_is_type(v, json_type_array)) {
 				size_t n = json_object_array_length(v);
 				for (size_t i = 0; i < n; i++)
@@ -149,17 +168,17 @@ static void print_object(FILE *f, struct json_object *o, const char *indent)
 	snprintf(sub, sizeof(sub), "%s  ", indent);
 	json_object_object_foreach(o, k2, v2) {
 		if (json_object_is_type(v2, json_type_object)) {
-			fprintf(f, "%s%s:\n", indent, k2);
+			fprintf(f, "%s%s:\n", indent, cli_safe(k2));
 			print_object(f, v2, sub);
 		}
 	}
 	json_object_object_foreach(o, k3, v3) {
 		if (json_object_is_type(v3, json_type_array) && is_object_array(v3)) {
 			if (json_object_array_length(v3) == 0) {
-				fprintf(f, "%s%s: (none)\n", indent, k3);
+				fprintf(f, "%s%s: (none)\n", indent, cli_safe(k3));
 				continue;
 			}
-			fprintf(f, "%s%s:\n", indent, k3);
+			fprintf(f, "%s%s:\n", indent, cli_safe(k3));
 			print_table(f, v3, sub);
 		}
 	}
@@ -192,7 +211,7 @@ void cli_print_result(struct cli *c, const char *json)
 	}
 	if (list && others == 0) {
 		if (json_object_array_length(list) == 0)
-			printf("(no %s)\n", list_key);
+			printf("(no %s)\n", cli_safe(list_key));
 		else
 			print_table(stdout, list, "");
 	} else {

@@ -56,7 +56,7 @@ int cli_fail(int code)
 {
 	const hl_error *e = hl_error_last();
 
-	fprintf(stderr, "homelab: %s\n", e->code == code && e->code != HL_OK ? e->message : hl_strerror(code));
+	fprintf(stderr, "homelab: %s\n", cli_safe(e->code == code && e->code != HL_OK ? e->message : hl_strerror(code)));
 	return cli_exit_code(code);
 }
 

@@ -843,7 +843,7 @@ int hl_audit__record(hl_ctx *ctx, const hl_audit_event *ev)
 	sqlite3 *db;
 	char ts[64];
 	const char *f[HL_AUDIT_NFIELDS];
-	char *details = NULL;
+	hl_buf esc[HL_AUDIT_NFIELDS] = { HL_BUF_INIT };
 	bool own_txn;
 	int err;
 
@@ -853,11 +853,6 @@ int hl_audit__record(hl_ctx *ctx, const hl_audit_event *ev)
 	if ((err = hl_sodium__init()) < 0 || (err = hl_audit__writable(ctx)) < 0)
 		return err;
 	db = ctx->audit_db;
-	if (ev->details && strlen(ev->details) > HL_AUDIT_DETAILS_MAX) {
-		if (!(details = hl__malloc(HL_AUDIT_DETAILS_MAX + 16)))
-			return HL_ENOMEM;
-		snprintf(details, HL_AUDIT_DETAILS_MAX + 16, "%.*s [truncated]", HL_AUDIT_DETAILS_MAX, ev->details);
-	}
 
 	/* On a shared connection inside the caller's transaction, the row
 	 * commits with it; otherwise it gets a transaction of its own. */
@@ -877,7 +872,20 @@ int hl_audit__record(hl_ctx *ctx, const hl_audit_event *ev)
 	f[4] = ev->target_id;
 	f[5] = ev->principal ? ev->principal : ctx->principal;
 	f[6] = ev->client_addr ? ev->client_addr : "local";
-	f[7] = details ? details : ev->details;
+	f[7] = ev->details;
+	/* Labels come from outside (a target, a token name, a command): they
+	 * are stored escaped, so that no row can act on the terminal that shows
+	 * it, and long details are cut. */
+	for (int i = 2; i < HL_AUDIT_NFIELDS; i++) {
+		bool cut = false;
+		if (!f[i] || (i < 7 && !hl__needs_escape(f[i], HL_ESCAPE_BACKSLASH)) ||
+		    (i == 7 && !hl__needs_escape(f[i], HL_ESCAPE_BACKSLASH) && strlen(f[i]) <= HL_AUDIT_DETAILS_MAX))
+			continue;
+		if ((err = hl__escape(&esc[i], f[i], i == 7 ? HL_AUDIT_DETAILS_MAX : 0, HL_ESCAPE_BACKSLASH, &cut)) < 0 ||
+		    (cut && (err = hl_buf__puts(&esc[i], " [truncated]")) < 0))
+			goto fail;
+		f[i] = esc[i].ptr ? esc[i].ptr : "";
+	}
 	if ((err = append(ctx, db, key, f)) < 0)
 		goto fail;
 	if (own_txn && (err = exec(ctx, db, "COMMIT", "commit an audit row")) < 0)
@@ -887,7 +895,8 @@ fail:
 	if (own_txn && !sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 out:
-	free(details);
+	for (int i = 0; i < HL_AUDIT_NFIELDS; i++)
+		hl_buf_dispose(&esc[i]);
 	return err;
 }
 
@@ -1082,6 +1091,19 @@ static int problem(hl_audit_report *r, int64_t seq, int64_t id, const char *fmt,
 	return hl__err(HL_EINTEGRITY, HL_ERROR_DB, "%s", msg);
 }
 
+/* A column's text for a message: escaped (a forged row may hold anything),
+ * at most size - 1 bytes, "-" for NULL. */
+static const char *label(char *out, size_t size, const char *text)
+{
+	hl_buf b = HL_BUF_INIT;
+
+	snprintf(out, size, "-");
+	if (text && hl__escape(&b, text, size - 1, HL_ESCAPE_BACKSLASH, NULL) == 0)
+		snprintf(out, size, "%s", b.ptr ? b.ptr : "");
+	hl_buf_dispose(&b);
+	return out;
+}
+
 /* Walk the chain in seq order; stop at the first problem. want_seq > 0:
  * also copy that row's MAC to want_hash (*found). */
 static int walk(hl_ctx *ctx, sqlite3 *db, const struct hl_audit_key *key, hl_audit_report *r,
@@ -1102,11 +1124,10 @@ static int walk(hl_ctx *ctx, sqlite3 *db, const struct hl_audit_key *key, hl_aud
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0), seq = sqlite3_column_int64(st, 1);
 		const char *action = (const char *)sqlite3_column_text(st, 5);
-		char what[160];
+		char what[200], tt[48], act[48];
 
-		snprintf(what, sizeof(what), "audit row %lld (id %lld, %s %.40s)", (long long)seq, (long long)id,
-		         sqlite3_column_text(st, 7) ? (const char *)sqlite3_column_text(st, 7) : "-",
-		         action ? action : "-");
+		snprintf(what, sizeof(what), "audit row %lld (id %lld, %s %s)", (long long)seq, (long long)id,
+		         label(tt, sizeof(tt), (const char *)sqlite3_column_text(st, 7)), label(act, sizeof(act), action));
 		if (seq > expect) {
 			err = problem(r, expect, id, seq == expect + 1 ? "audit row %lld is missing (deleted): the chain goes "
 			              "from row %lld to row %lld (id %lld)" : "audit rows %lld.. are missing (deleted): the "
@@ -1172,8 +1193,7 @@ static int check_ends(hl_ctx *ctx, sqlite3 *db, const struct hl_audit_key *key, 
 	if (rc == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0), more = 0;
 		char action[48];
-		snprintf(action, sizeof(action), "%.40s", sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1)
-		                                                                     : "-");
+		label(action, sizeof(action), (const char *)sqlite3_column_text(st, 1));
 		while (sqlite3_step(st) == SQLITE_ROW)
 			more++;
 		sqlite3_finalize(st);

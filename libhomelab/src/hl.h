@@ -74,5 +74,10 @@ const char *hl__local_user(void);
 size_t hl__utf8_len(const unsigned char *p, size_t n);
 /* Replace every byte of s that is not part of valid UTF-8 with '?'. */
 void hl__utf8_scrub(char *s);
+/* hl_text_escape() of s appended to out, stopping before the unit that
+ * would make out longer than max bytes (0: no limit; *cut says so). */
+int hl__escape(hl_buf *out, const char *s, size_t max, unsigned int flags, bool *cut);
+/* Would hl_text_escape() change s? */
+bool hl__needs_escape(const char *s, unsigned int flags);
 
 #endif

@@ -248,6 +248,32 @@ def test_audit_row_inserted_with_sql_is_never_adopted(vault):
     assert r.rc == 1 and f"audit row id {rowid} (credential_read) is not in the chain: forged" in r.err
 
 
+def test_terminal_escapes_never_reach_the_screen(vault):
+    """A label written through the library is stored escaped; a raw one written with SQL is escaped when shown."""
+    hl, env = vault
+    evil = "\x1b[2J\x1b[H" + "OK all clear\r"
+    r = hl("creds", "get", evil, env=env)           # refused (a control character), and audited
+    assert r.rc == 2 and "\x1b" not in r.err
+    con = sqlite3.connect(hl.db)
+    con.execute("INSERT INTO audit_log (action, target_id, user, details) VALUES (?, ?, ?, ?)",
+                ("get_credentials\x1b]0;pwned\x07", evil, "py\u202eserver", "bell\x07 C1 \u009b31m"))
+    con.execute("UPDATE virtual_machines SET name = ? WHERE name = 'whisper'", (evil,))
+    con.commit()
+    con.close()
+    for args in (("audit", "list"), ("vms", "list"), ("vms", "show", "101")):
+        r = hl(*args, env=env)
+        assert r.rc == 0, r
+        for bad in ("\x1b", "\x07", "\r", "\u202e", "\u009b"):
+            assert bad not in r.out + r.err, (args, bad, r)
+    out = hl.ok("audit", "list").out
+    assert "\\x1b[2J\\x1b[HOK all clear\\r" in out and "py\\u202eserver" in out and "\\u009b31m" in out
+    assert "\\x1b[2J\\x1b[HOK all clear\\r" in hl.ok("vms", "list").out
+    r = hl("audit", "verify")
+    assert r.rc == 1 and "is not in the chain" in r.err and "\x1b" not in r.err and "\\x1b]0;pwned" in r.err
+    # --json is the tool's JSON as is (JSON escapes C0 controls itself)
+    assert "\x1b" not in hl.ok("--json", "audit", "list").out
+
+
 def test_separate_audit_database(vault, tmp_path):
     hl, env = vault
     audit = tmp_path / "audit.db"

@@ -199,6 +199,72 @@ static void test_audit__long_details_are_cut(void **state)
 	expect_intact(db, 1);
 }
 
+/* A label that would clear the screen and rewrite the line is stored escaped
+ * (so are bells, C1 controls, bidi overrides and bytes that are not UTF-8). */
+static void test_audit__labels_are_escaped(void **state)
+{
+	const char *db = NULL;
+	hl_ctx *ctx = open_at(&db, NULL);
+	hl_audit_event ev = HL_AUDIT_EVENT_INIT;
+	hl_audit_array *list = NULL;
+	char *big = malloc(3000);
+
+	(void)state;
+	ev.action = "credential_read";
+	ev.result = "refused";
+	ev.target_type = "vm";
+	ev.target_id = "\x1b[2J\x1b[H" "OK all clear\r";
+	ev.principal = "token:\x07x";
+	ev.client_addr = "127.0.0.1\n";
+	ev.details = "C1 \xc2\x9b" "31m, bidi \xe2\x80\xae" "abc, bad \xff, tab\t, back\\slash, caf\xc3\xa9";
+	assert_int_equal(hl_audit_record(ctx, &ev), 0);
+	assert_int_equal(hl_audit_list(&list, ctx, NULL), 0);
+	assert_string_equal(list->items[0]->target_id, "\\x1b[2J\\x1b[HOK all clear\\r");
+	assert_string_equal(list->items[0]->principal, "token:\\x07x");
+	assert_string_equal(list->items[0]->client_addr, "127.0.0.1\\n");
+	assert_string_equal(list->items[0]->details, "C1 \\u009b31m, bidi \\u202eabc, bad \\xff, tab\\t, back\\\\slash, "
+	                    "caf\xc3\xa9");
+	hl_audit_array_free(list);
+	assert_string_equal(tu_sql_text(db, "SELECT count(*) FROM audit_log WHERE instr(target_id, char(27)) > 0"), "0");
+	/* escaping can lengthen details: they are still cut at the limit, between escapes */
+	memset(big, '\x1b', 2999);
+	big[2999] = '\0';
+	record(ctx, "ssh_command", "101", big);
+	assert_int_equal(hl_audit_list(&list, ctx, NULL), 0);
+	assert_int_equal(strlen(list->items[0]->details), (HL_AUDIT_DETAILS_MAX / 4) * 4 + strlen(" [truncated]"));
+	assert_int_equal(strncmp(list->items[0]->details, "\\x1b\\x1b", 8), 0);
+	hl_audit_array_free(list);
+	free(big);
+	hl_ctx_free(ctx);
+	expect_intact(db, 2);
+}
+
+static void test_audit__text_escape(void **state)
+{
+	hl_buf b = HL_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(hl_text_escape(&b, "plain caf\xc3\xa9 \xf0\x9f\x90\xa7 a\\b", 0), 0);
+	assert_string_equal(b.ptr, "plain caf\xc3\xa9 \xf0\x9f\x90\xa7 a\\b"); /* printable text as is */
+	hl_buf_dispose(&b);
+	assert_int_equal(hl_text_escape(&b, "a\\b\x7f\x01", HL_ESCAPE_BACKSLASH), 0);
+	assert_string_equal(b.ptr, "a\\\\b\\x7f\\x01");
+	hl_buf_dispose(&b);
+	/* overlong, surrogate, cut short: bytes, not characters */
+	assert_int_equal(hl_text_escape(&b, "\xc0\xaf \xed\xa0\x80 \xe2\x80", 0), 0);
+	assert_string_equal(b.ptr, "\\xc0\\xaf \\xed\\xa0\\x80 \\xe2\\x80");
+	hl_buf_dispose(&b);
+	assert_int_equal(hl_text_escape(&b, "\xe2\x80\x8b\xef\xbb\xbf\xe2\x81\xa6", 0), 0);
+	assert_string_equal(b.ptr, "\\u200b\\ufeff\\u2066");
+	hl_buf_dispose(&b);
+	assert_int_equal(hl_text_escape(&b, "", 0), 0);
+	assert_int_equal(b.size, 0);
+	tu_assert_error(hl_text_escape(NULL, "x", 0), HL_EINVALID, "out and text are required");
+	tu_assert_error(hl_text_escape(&b, NULL, 0), HL_EINVALID, "out and text are required");
+	tu_assert_error(hl_text_escape(&b, "x", 8), HL_EINVALID, "unknown flags");
+	hl_buf_dispose(&b);
+}
+
 static void test_audit__canonical_encoding(void **state)
 {
 	unsigned char a[32], b[32], zero[32] = { 0 };
@@ -827,6 +893,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_audit__record_and_list),
 		cmocka_unit_test(test_audit__long_details_are_cut),
+		cmocka_unit_test(test_audit__labels_are_escaped),
+		cmocka_unit_test(test_audit__text_escape),
 		cmocka_unit_test(test_audit__canonical_encoding),
 		cmocka_unit_test(test_audit__verify_intact),
 		cmocka_unit_test(test_audit__edited_row),

@@ -28,6 +28,22 @@ HL_EXTERN(void) hl_buf_dispose(hl_buf *buf);
  */
 HL_EXTERN(int) hl_buf_set(hl_buf *buf, const char *data, size_t len);
 
+/** hl_text_escape() flags */
+enum {
+	HL_ESCAPE_BACKSLASH = 1u << 0 /**< also write '\' as "\\", so the escaped text reads back unambiguously */
+};
+
+/**
+ * Append text to out with everything that could act on a terminal made
+ * visible: newline, return and tab as \n \r \t, other control characters
+ * (C0, DEL) and bytes that are not UTF-8 as \xNN, C1 controls, bidi
+ * overrides and invisible marks as \uNNNN. Printable text is copied as is.
+ * The audit log stores every label this way (with HL_ESCAPE_BACKSLASH);
+ * `homelab` prints every table cell this way.
+ * @return 0, HL_ENOMEM, HL_EINVALID (NULL argument, unknown flag)
+ */
+HL_EXTERN(int) hl_text_escape(hl_buf *out, const char *text, unsigned int flags);
+
 
 HL_END_DECL
 
