@@ -96,15 +96,22 @@ static bool watch_end(struct http *h, struct body_watch *w);
 
 /* ------------------------------------------------------------ replies --- */
 
-/* CivetWeb 1.15 formats the Date header with gmtime(), whose buffer all
- * threads share: send headers one thread at a time (found by TSan). */
-static pthread_mutex_t header_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * CivetWeb 1.15 formats every Date header with gmtime(), whose result all
+ * threads share, in its own error answers too (a header that timed out gets
+ * a 400 from CivetWeb): two workers at once could garble each other's Date
+ * (found by TSan). This program's gmtime() comes before the C library's for
+ * CivetWeb's calls, and gives each thread a result of its own.
+ */
+struct tm *gmtime(const time_t *t)
+{
+	static _Thread_local struct tm result;
+	return gmtime_r(t, &result);
+}
 
 static void send_headers(struct mg_connection *c)
 {
-	pthread_mutex_lock(&header_lock);
 	mg_response_header_send(c);
-	pthread_mutex_unlock(&header_lock);
 }
 
 static void count_status(struct http *h, int status)

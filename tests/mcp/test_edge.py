@@ -396,12 +396,15 @@ def _memory_holds(pid, needles):
             if "w" not in fields[1] or (len(fields) > 5 and fields[5].startswith("/")):
                 continue  # only the heap, stacks and anonymous mappings
             lo, hi = (int(x, 16) for x in fields[0].split("-"))
-            try:
-                mem.seek(lo)
-                chunk = mem.read(hi - lo)
-            except OSError:
-                continue
-            found.update(n for n in needles if n in chunk)
+            if hi - lo > 1 << 30:
+                continue  # a sanitizer's shadow memory, not the program's
+            for at in range(lo, hi, 16 << 20):
+                try:
+                    mem.seek(at)
+                    chunk = mem.read(min((16 << 20) + 64, hi - at))
+                except OSError:
+                    continue
+                found.update(n for n in needles if n in chunk)
     return found
 
 
