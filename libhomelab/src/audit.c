@@ -22,6 +22,7 @@
  * committed row survives a crash of the machine, not only of the process.
  */
 #include "audit.h"
+#include "audit_actions.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -824,6 +825,22 @@ static bool log_is_empty(sqlite3 *db)
 	return empty;
 }
 
+#define HL_AUDIT_ACTION_NAME_(name) #name,
+static const char *const actions[] = { HL_AUDIT_ACTIONS(HL_AUDIT_ACTION_NAME_) NULL };
+
+const char *const *hl_audit_actions(void)
+{
+	return actions;
+}
+
+static bool known_action(const char *a)
+{
+	for (size_t i = 0; actions[i]; i++)
+		if (!strcmp(actions[i], a))
+			return true;
+	return false;
+}
+
 static bool valid_action(const char *a)
 {
 	size_t n = a ? strlen(a) : 0;
@@ -850,6 +867,9 @@ int hl_audit__record(hl_ctx *ctx, const hl_audit_event *ev)
 	if (!valid_action(ev->action))
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "audit action '%.80s' must be 1-64 of [a-z0-9_.:-]",
 		               ev->action ? ev->action : "(null)");
+	if (!known_action(ev->action))
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "audit action '%s' is not one of hl_audit_actions() "
+		               "(libhomelab/src/audit_actions.h lists every action written)", ev->action);
 	if ((err = hl_sodium__init()) < 0 || (err = hl_audit__writable(ctx)) < 0)
 		return err;
 	db = ctx->audit_db;

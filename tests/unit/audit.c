@@ -129,11 +129,11 @@ static void test_audit__record_and_list(void **state)
 	ev.details = "bad bearer token";
 	assert_int_equal(hl_audit_record(ctx, &ev), 0);
 	record(ctx, "ssh_command", "101", "nvidia-smi");
-	record(ctx, "file_write", "101", "/home/ccpm/x");
+	record(ctx, "ollama_pull", "101", "llama3:8b");
 
 	assert_int_equal(hl_audit_list(&list, ctx, NULL), 0);
 	assert_int_equal(list->count, 3);
-	assert_string_equal(list->items[0]->action, "file_write"); /* newest first */
+	assert_string_equal(list->items[0]->action, "ollama_pull"); /* newest first */
 	assert_int_equal(list->items[0]->seq, 3);
 	assert_string_equal(list->items[0]->principal, "tester");  /* the context's */
 	assert_string_equal(list->items[0]->client_addr, "local");
@@ -263,6 +263,55 @@ static void test_audit__text_escape(void **state)
 	tu_assert_error(hl_text_escape(&b, NULL, 0), HL_EINVALID, "out and text are required");
 	tu_assert_error(hl_text_escape(&b, "x", 8), HL_EINVALID, "unknown flags");
 	hl_buf_dispose(&b);
+}
+
+/* The actions written are one list: hl_audit_record() refuses others, and
+ * homelab_audit_list's description names exactly these. */
+static void test_audit__actions_are_one_list(void **state)
+{
+	const char *db = NULL;
+	hl_ctx *ctx = open_at(&db, NULL);
+	const char *const *a = hl_audit_actions();
+	const char *desc = hl_tool_description(hl_tool_lookup("homelab_audit_list"));
+	hl_audit_event ev = HL_AUDIT_EVENT_INIT;
+	size_t n = 0;
+	char word[80];
+
+	(void)state;
+	assert_non_null(desc);
+	for (; a[n]; n++) {
+		snprintf(word, sizeof(word), " %s", a[n]);
+		assert_non_null(strstr(desc, word));
+		ev.action = a[n];
+		assert_int_equal(hl_audit_record(ctx, &ev), 0);
+	}
+	assert_true(n >= 14);
+	/* what the old description advertised, and nothing writes */
+	assert_null(strstr(desc, "file write"));
+	ev.action = "file_write";
+	tu_assert_error(hl_audit_record(ctx, &ev), HL_EINVALID, "audit action 'file_write' is not one of "
+	                "hl_audit_actions()");
+	ev.action = "get_credentials"; /* the Python server's: read, never written */
+	tu_assert_error(hl_audit_record(ctx, &ev), HL_EINVALID, "is not one of");
+	/* the description lists nothing else: every word after "written:" is an action */
+	{
+		const char *p = strstr(desc, "The actions written:");
+		size_t words = 0;
+		assert_non_null(p);
+		p += strlen("The actions written:");
+		while (p[0] == ' ' && p[1] != '(') {
+			size_t len = strcspn(p + 1, " (");
+			bool found = false;
+			for (size_t i = 0; a[i]; i++)
+				found |= strlen(a[i]) == len && !strncmp(a[i], p + 1, len);
+			assert_true(found);
+			words++;
+			p += 1 + len;
+		}
+		assert_int_equal(words, n);
+	}
+	hl_ctx_free(ctx);
+	expect_intact(db, (int64_t)n);
 }
 
 static void test_audit__canonical_encoding(void **state)
@@ -895,6 +944,7 @@ int main(void)
 		cmocka_unit_test(test_audit__long_details_are_cut),
 		cmocka_unit_test(test_audit__labels_are_escaped),
 		cmocka_unit_test(test_audit__text_escape),
+		cmocka_unit_test(test_audit__actions_are_one_list),
 		cmocka_unit_test(test_audit__canonical_encoding),
 		cmocka_unit_test(test_audit__verify_intact),
 		cmocka_unit_test(test_audit__edited_row),

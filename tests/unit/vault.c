@@ -939,7 +939,7 @@ static void test_vault__read_only_audit_database(void **state)
 	ctx = open_ctx(&dbp, key, audit, 0); /* creates the audit database */
 	{
 		hl_audit_event ev = HL_AUDIT_EVENT_INIT;
-		ev.action = "test_setup";
+		ev.action = "credential_set";
 		assert_int_equal(hl_audit_record(ctx, &ev), 0);
 	}
 	hl_ctx_free(ctx);

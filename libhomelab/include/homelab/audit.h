@@ -32,7 +32,7 @@ HL_BEGIN_DECL
 /** An event to record. Only action is required. */
 typedef struct {
 	unsigned int version;
-	const char *action;      /**< "credential_read", "ssh_command", "auth_refused", ... (1-64 of [a-z0-9_.:-]) */
+	const char *action;      /**< one of hl_audit_actions(): "credential_read", "ssh_command", "auth_refused", ... */
 	const char *result;      /**< "granted", "refused", "failed", "ok", ...; NULL: "ok" */
 	const char *target_type; /**< "vm", "host", "service", ...; may be NULL */
 	const char *target_id;   /**< the target's id or name; may be NULL */
@@ -44,11 +44,14 @@ typedef struct {
 #define HL_AUDIT_EVENT_VERSION 1
 #define HL_AUDIT_EVENT_INIT { .version = HL_AUDIT_EVENT_VERSION }
 
+/** The actions written to the log, NULL-terminated; hl_audit_record() refuses any other. Static. */
+HL_EXTERN(const char *const *) hl_audit_actions(void);
+
 /**
  * Append an event to the log. The row is committed (and synced, as the
  * database's synchronous setting says) when this returns 0; an action that
  * must be audited does not go ahead otherwise.
- * @return 0, HL_EINVALID (no action), HL_EREADONLY (the audit database is
+ * @return 0, HL_EINVALID (no action, or not one of hl_audit_actions()), HL_EREADONLY (the audit database is
  *         read-only), HL_EBUSY, HL_ERROR
  */
 HL_EXTERN(int) hl_audit_record(hl_ctx *ctx, const hl_audit_event *event);
