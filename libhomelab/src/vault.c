@@ -745,6 +745,45 @@ out:
 	return err;
 }
 
+int hl_vault_check(hl_credential **out, hl_ctx *ctx, const char *target, const hl_vault_access *access)
+{
+	hl_vault_access defaults = HL_VAULT_ACCESS_INIT;
+	struct hl_vault_key *key = NULL;
+	struct target t;
+	struct row r = { 0 };
+	char *plain = NULL;
+	size_t plain_len = 0;
+	int err;
+
+	if (!out || !ctx)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_vault_check: out and ctx are required");
+	*out = NULL;
+	if (!access)
+		access = &defaults;
+	if (access->version != HL_VAULT_ACCESS_VERSION)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_vault_access version %u is not supported",
+		               access->version);
+	if ((err = resolve(&t, ctx, target)) < 0 || (err = hl_key__get(&key, ctx)) < 0 ||
+	    (err = load_row(&r, ctx, &t)) < 0)
+		return err;
+	if (!r.cred->sealed && vault_has(ctx, true)) {
+		err = refuse_unsealed(&r, t.label);
+		err = audit_read(ctx, access, &t, "refused", hl_error_last()->message, err);
+		goto out;
+	}
+	if ((err = decrypt_row(&plain, &plain_len, ctx, key, &r, t.label)) < 0) {
+		if (err == HL_EINTEGRITY)
+			err = audit_read(ctx, access, &t, "refused", hl_error_last()->message, err);
+		goto out;
+	}
+	*out = r.cred;
+	r.cred = NULL;
+out:
+	hl_secret__free(plain);
+	row_dispose(&r);
+	return err;
+}
+
 /* -------------------------------------------------------------- list --- */
 
 int hl_vault_list(hl_credential_array **out, hl_ctx *ctx, const char *target_type)

@@ -707,6 +707,47 @@ static void test_vault__older_rows_until_migrate(void **state)
 	                      "WHERE target_type = 'host'", NULL);
 }
 
+/* hl_vault_check: the fields an SSH login uses, checked, without the password. */
+static void test_vault__check_fields_without_password(void **state)
+{
+	const char *db = NULL;
+	char key[HL_VAULT_KEY_TEXT_SIZE];
+	hl_credential_spec s = HL_CREDENTIAL_SPEC_INIT;
+	hl_credential *c = NULL;
+	hl_ctx *ctx, *locked;
+
+	(void)state;
+	hl_vault_keygen(key, sizeof(key));
+	ctx = open_ctx(&db, key, NULL, 0);
+	s.username = "ccpm";
+	s.ssh_key_path = "/home/ccpm/.ssh/id_ed25519";
+	assert_int_equal(hl_vault_set(NULL, ctx, "vm:whisper", &s), 0);
+	s.password = "harbor-pw";
+	assert_int_equal(hl_vault_set(NULL, ctx, "vm:harbor", &s), 0);
+	assert_int_equal(hl_vault_check(&c, ctx, "vm:whisper", NULL), 0);
+	assert_string_equal(c->ssh_key_path, "/home/ccpm/.ssh/id_ed25519");
+	assert_int_equal(c->sealed, 1);
+	assert_null(c->password);
+	hl_credential_free(c);
+	assert_int_equal(hl_vault_check(&c, ctx, "vm:harbor", NULL), 0);
+	assert_null(c->password); /* never returned, so not audited */
+	hl_credential_free(c);
+	assert_string_equal(count(db, "action = 'credential_read'"), "0");
+	tu_assert_error(hl_vault_check(&c, ctx, "vm:nosuch", NULL), HL_ENOTFOUND, "not found");
+	tu_assert_error(hl_vault_check(NULL, ctx, "vm:whisper", NULL), HL_EINVALID, "out and ctx are required");
+	locked = open_ctx(&db, NULL, NULL, 0);
+	tu_assert_error(hl_vault_check(&c, locked, "vm:whisper", NULL), HL_ELOCKED, "vault locked");
+	hl_ctx_free(locked);
+	/* the key path pointed elsewhere with plain SQL: refused, and audited */
+	tu_sql(db, "UPDATE credentials SET ssh_key_path = '/tmp/evil' WHERE target_id = 101");
+	tu_assert_error(hl_vault_check(&c, ctx, "vm:whisper", NULL), HL_EINTEGRITY, "changed outside libhomelab");
+	assert_null(c);
+	assert_string_equal(count(db, "action = 'credential_read' AND result = 'refused'"), "1");
+	tu_sql(db, "UPDATE credentials SET password_encrypted = NULL WHERE target_id = 101");
+	tu_assert_error(hl_vault_check(&c, ctx, "vm:whisper", NULL), HL_EINTEGRITY, "is not sealed to its row");
+	hl_ctx_free(ctx);
+}
+
 /* ----------------------------------------------------------- rotation --- */
 
 static void test_vault__rotate_key(void **state)
@@ -1110,6 +1151,7 @@ int main(void)
 		cmocka_unit_test(test_vault__sealed_fields_tampered_fail_closed),
 		cmocka_unit_test(test_vault__downgraded_row_refused),
 		cmocka_unit_test(test_vault__older_rows_until_migrate),
+		cmocka_unit_test(test_vault__check_fields_without_password),
 		cmocka_unit_test(test_vault__rotate_key),
 		cmocka_unit_test(test_vault__failed_rotation_changes_nothing),
 		cmocka_unit_test(test_vault__rotation_killed_midway),

@@ -127,12 +127,28 @@ HL_EXTERN(int) hl_vault_key_id(char out[17], hl_ctx *ctx);
  * @param access    who reads (NULL: the context's principal, "local")
  * @return 0; HL_ELOCKED (no key); HL_ENOTFOUND (no such target, or it has
  *         no credentials); HL_EAUTH (the password was encrypted under
- *         another key); HL_EINTEGRITY (the stored password was altered or
- *         moved from another row); HL_ECORRUPT (it is truncated or not a
+ *         another key); HL_EINTEGRITY (the stored password or a sealed field
+ *         was altered, the row moved from another one, or downgraded);
+ *         HL_ECORRUPT (it is truncated or not a
  *         token); HL_EREADONLY, HL_EBUSY or HL_ERROR when the audit row
  *         could not be written, in which case nothing is returned.
  */
 HL_EXTERN(int) hl_vault_get(hl_credential **out, hl_ctx *ctx, const char *target, const hl_vault_access *access);
+
+/**
+ * A credential's fields (username, ssh_key_path, auth_type, ...), checked
+ * against their seal, without its password: what a caller that uses the key
+ * path or the user name (an SSH login) reads instead of hl_vault_list(),
+ * which shows the table as it is. Needs the key; the password is decrypted
+ * to check the seal and wiped, never returned, so a check that passes is not
+ * audited; one that fails is (credential_read, refused).
+ * @param[out] out  the credential, password NULL; free with hl_credential_free()
+ * @return 0 (out->sealed is 0 for a row of an older format in a vault not
+ *         yet migrated); HL_ELOCKED; HL_ENOTFOUND; HL_EAUTH (another key);
+ *         HL_EINTEGRITY (a field or the row was changed outside the library,
+ *         or the row was downgraded); HL_ECORRUPT
+ */
+HL_EXTERN(int) hl_vault_check(hl_credential **out, hl_ctx *ctx, const char *target, const hl_vault_access *access);
 
 /**
  * List credentials without their passwords (needs no key; not audited).
