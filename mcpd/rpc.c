@@ -120,6 +120,15 @@ static char *do_initialize(const struct caller *who, struct json_object *id, str
 	json_object_object_add(res, "protocolVersion", json_object_new_string(version));
 	json_object_object_add(tools, "listChanged", json_object_new_boolean(0));
 	json_object_object_add(caps, "tools", tools);
+	{
+		struct json_object *resources = json_object_new_object(), *prompts = json_object_new_object();
+		json_object_object_add(resources, "listChanged", json_object_new_boolean(0));
+		json_object_object_add(resources, "subscribe", json_object_new_boolean(0));
+		json_object_object_add(prompts, "listChanged", json_object_new_boolean(0));
+		json_object_object_add(caps, "resources", resources);
+		json_object_object_add(caps, "prompts", prompts);
+		json_object_object_add(caps, "completions", json_object_new_object());
+	}
 	json_object_object_add(res, "capabilities", caps);
 	json_object_object_add(info, "name", json_object_new_string(MCPD_NAME));
 	json_object_object_add(info, "title", json_object_new_string("libhomelab"));
@@ -249,7 +258,8 @@ static int send_progress(const hl_progress *p, void *payload)
 /* A token without a tool's scope was refused: on the record, whatever the
  * transport (best effort: the refusal stands either way). The token holder
  * is known, so every one is written. */
-static void audit_refusal(struct mcpd *d, const struct caller *who, const hl_tool *t, const char *msg)
+static void audit_refusal(struct mcpd *d, const struct caller *who, const char *type, const char *name,
+                          const char *msg)
 {
 	hl_audit_event ev = HL_AUDIT_EVENT_INIT;
 	hl_ctx *ctx = pool_get(&d->pool);
@@ -260,8 +270,8 @@ static void audit_refusal(struct mcpd *d, const struct caller *who, const hl_too
 	ev.result = "refused";
 	ev.principal = who->principal;
 	ev.client_addr = who->addr;
-	ev.target_type = "tool";
-	ev.target_id = hl_tool_name(t);
+	ev.target_type = type;
+	ev.target_id = name;
 	ev.details = msg;
 	hl_audit_record(ctx, &ev);
 	pool_put(&d->pool, ctx);
@@ -292,7 +302,7 @@ static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json
 		snprintf(msg, sizeof(msg), "token '%s' lacks the scope %s that tool %s needs", who->principal,
 		         hl_tool_scope(t), hl_tool_name(t));
 		metrics_count(&d->metrics, &d->metrics.auth_refused);
-		audit_refusal(d, who, t, msg);
+		audit_refusal(d, who, "tool", hl_tool_name(t), msg);
 		*status = 403;
 		return rpc_error(id, -32003, msg);
 	}
@@ -326,6 +336,311 @@ static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json
 	/* the result may carry a secret (homelab_get_credentials) */
 	explicit_bzero(result, strlen(result));
 	free(result);
+	return reply;
+}
+
+/* ------------------------------------------- resources, prompts, completion --- */
+
+#define RPC_RESOURCE_NOT_FOUND -32002
+#define RESOURCES_PAGE 100
+
+/* A JSON-RPC result from a json-c tree (taken). */
+static char *result_of(struct json_object *id, struct json_object *res)
+{
+	char *text = dup_json(res), *out;
+
+	json_object_put(res);
+	out = text ? wrap_result(id, text) : NULL;
+	free(text);
+	return out;
+}
+
+static bool scope_allows(const struct caller *who, const char *scope)
+{
+	return !who->token || hl_token_allows(who->token, scope);
+}
+
+static struct json_object *resource_entry(const char *uri, const char *name, const char *title,
+                                          const char *description, bool is_template)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, is_template ? "uriTemplate" : "uri", json_object_new_string(uri));
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "title", json_object_new_string(title));
+	if (description)
+		json_object_object_add(o, "description", json_object_new_string(description));
+	json_object_object_add(o, "mimeType", json_object_new_string("application/json"));
+	return o;
+}
+
+/* prefix + name with what a URI path segment cannot hold percent-encoded */
+static void uri_of(char *out, size_t size, const char *prefix, const char *name)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = (size_t)snprintf(out, size, "%s", prefix);
+
+	for (const unsigned char *c = (const unsigned char *)name; *c && n + 4 < size; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		    strchr("-._~:@!$&'()*+,;=", *c)) {
+			out[n++] = (char)*c;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[*c >> 4];
+			out[n++] = hex[*c & 15];
+		}
+	}
+	out[n] = '\0';
+}
+
+/* Every resource the caller may read: the fixed ones, then one per VM, host
+ * and service; a page of RESOURCES_PAGE from the offset in the cursor. */
+static char *do_resources_list(struct mcpd *d, const struct caller *who, struct json_object *id,
+                               struct json_object *params)
+{
+	struct json_object *cur = NULL, *res, *arr;
+	long offset = 0, at = 0;
+	hl_ctx *ctx;
+
+	if (params && json_object_object_get_ex(params, "cursor", &cur) && cur) {
+		const char *c = json_object_get_string(cur);
+		char *end;
+		offset = json_object_is_type(cur, json_type_string) ? strtol(c, &end, 10) : -1;
+		if (!json_object_is_type(cur, json_type_string) || !*c || *end || offset < 0)
+			return rpc_error(id, RPC_INVALID_PARAMS, "resources/list: not a cursor this server gave");
+	}
+	if (!(ctx = pool_get(&d->pool)))
+		return rpc_error(id, RPC_INTERNAL_ERROR, "cannot open the inventory");
+	res = json_object_new_object();
+	arr = json_object_new_array();
+	for (const hl_resource *r = hl_resource_next(NULL); r; r = hl_resource_next(r)) {
+		if (!scope_allows(who, hl_resource_scope(r)))
+			continue;
+		if (!hl_resource_is_template(r)) {
+			if (at++ >= offset && json_object_array_length(arr) < RESOURCES_PAGE)
+				json_object_array_add(arr, resource_entry(hl_resource_uri(r), hl_resource_name(r),
+				                                          hl_resource_title(r), hl_resource_description(r), false));
+			continue;
+		}
+		hl_buf names = HL_BUF_INIT;
+		struct json_object *root = NULL, *values;
+		if (hl_complete(&names, ctx, hl_resource_kind(r), NULL, NULL, (size_t)-1) == 0 &&
+		    (root = json_tokener_parse(names.ptr)) && json_object_object_get_ex(root, "values", &values)) {
+			const char *tmpl = hl_resource_uri(r);
+			char prefix[128], uri[600], title[300];
+			snprintf(prefix, sizeof(prefix), "%.*s", (int)(strchr(tmpl, '{') - tmpl), tmpl);
+			for (size_t i = 0; i < json_object_array_length(values); i++) {
+				const char *name = json_object_get_string(json_object_array_get_idx(values, i));
+				if (at++ < offset || json_object_array_length(arr) >= RESOURCES_PAGE)
+					continue;
+				uri_of(uri, sizeof(uri), prefix, name);
+				snprintf(title, sizeof(title), "%s %.200s", hl_resource_title(r), name);
+				json_object_array_add(arr, resource_entry(uri, name, title, NULL, false));
+			}
+		}
+		json_object_put(root);
+		hl_buf_dispose(&names);
+	}
+	pool_put(&d->pool, ctx);
+	json_object_object_add(res, "resources", arr);
+	if (at > offset + RESOURCES_PAGE) {
+		char next[32];
+		snprintf(next, sizeof(next), "%ld", offset + RESOURCES_PAGE);
+		json_object_object_add(res, "nextCursor", json_object_new_string(next));
+	}
+	return result_of(id, res);
+}
+
+static char *do_resource_templates(const struct caller *who, struct json_object *id)
+{
+	struct json_object *res = json_object_new_object(), *arr = json_object_new_array();
+
+	for (const hl_resource *r = hl_resource_next(NULL); r; r = hl_resource_next(r))
+		if (hl_resource_is_template(r) && scope_allows(who, hl_resource_scope(r)))
+			json_object_array_add(arr, resource_entry(hl_resource_uri(r), hl_resource_name(r), hl_resource_title(r),
+			                                          hl_resource_description(r), true));
+	json_object_object_add(res, "resourceTemplates", arr);
+	return result_of(id, res);
+}
+
+static char *do_resources_read(struct mcpd *d, const struct caller *who, struct json_object *id,
+                               struct json_object *params, int *status)
+{
+	struct json_object *u = NULL;
+	const hl_resource *r;
+	hl_call_options opts = HL_CALL_OPTIONS_INIT;
+	hl_buf out = HL_BUF_INIT;
+	const char *uri;
+	char msg[512], *text, *quoted, *result, *reply;
+	size_t qlen = 0, n;
+	hl_ctx *ctx;
+	int err;
+
+	if (!params || !json_object_object_get_ex(params, "uri", &u) || !json_object_is_type(u, json_type_string))
+		return rpc_error(id, RPC_INVALID_PARAMS, "resources/read: params.uri (a string) is required");
+	uri = json_object_get_string(u);
+	if (!(r = hl_resource_match(uri, NULL))) {
+		snprintf(msg, sizeof(msg), "Resource not found: %.300s", uri);
+		return rpc_error(id, RPC_RESOURCE_NOT_FOUND, msg);
+	}
+	if (!scope_allows(who, hl_resource_scope(r))) {
+		snprintf(msg, sizeof(msg), "token '%s' lacks the scope %s that resource %s needs", who->principal,
+		         hl_resource_scope(r), hl_resource_name(r));
+		metrics_count(&d->metrics, &d->metrics.auth_refused);
+		audit_refusal(d, who, "resource", hl_resource_name(r), msg);
+		*status = 403;
+		return rpc_error(id, -32003, msg);
+	}
+	if (!(ctx = pool_get(&d->pool)))
+		return rpc_error(id, RPC_INTERNAL_ERROR, "cannot open the inventory");
+	opts.principal = who->principal;
+	opts.client_addr = who->addr;
+	err = hl_resource_read(&out, ctx, uri, &opts);
+	pool_put(&d->pool, ctx);
+	if (err == HL_ENOTFOUND) {
+		snprintf(msg, sizeof(msg), "Resource not found: %.300s (%s)", uri, hl_error_last()->message);
+		hl_buf_dispose(&out);
+		return rpc_error(id, RPC_RESOURCE_NOT_FOUND, msg);
+	}
+	if (err < 0) {
+		snprintf(msg, sizeof(msg), "%s", hl_error_last()->message);
+		hl_buf_dispose(&out);
+		return rpc_error(id, RPC_INTERNAL_ERROR, msg);
+	}
+	quoted = quote_json(out.ptr, &qlen);
+	hl_buf_dispose(&out);
+	text = quoted ? quote_json(uri, &n) : NULL;
+	result = NULL;
+	if (text) {
+		size_t len = qlen + n + 96;
+		if ((result = malloc(len)))
+			snprintf(result, len, "{\"contents\":[{\"uri\":%s,\"mimeType\":\"application/json\",\"text\":%s}]}",
+			         text, quoted);
+	}
+	free(text);
+	free(quoted);
+	if (!result)
+		return rpc_error(id, RPC_INTERNAL_ERROR, "out of memory");
+	reply = wrap_result(id, result);
+	free(result);
+	return reply;
+}
+
+static char *do_prompts_list(struct json_object *id)
+{
+	struct json_object *res = json_object_new_object(), *arr = json_object_new_array();
+
+	for (const hl_prompt *p = hl_prompt_next(NULL); p; p = hl_prompt_next(p)) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(hl_prompt_name(p)));
+		json_object_object_add(o, "title", json_object_new_string(hl_prompt_title(p)));
+		json_object_object_add(o, "description", json_object_new_string(hl_prompt_description(p)));
+		json_object_object_add(o, "arguments", json_tokener_parse(hl_prompt_arguments(p)));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(res, "prompts", arr);
+	return result_of(id, res);
+}
+
+static char *do_prompts_get(struct json_object *id, struct json_object *params)
+{
+	struct json_object *name = NULL, *args = NULL;
+	const hl_prompt *p;
+	hl_buf out = HL_BUF_INIT;
+	char msg[400], *reply;
+
+	if (!params || !json_object_object_get_ex(params, "name", &name) || !json_object_is_type(name, json_type_string))
+		return rpc_error(id, RPC_INVALID_PARAMS, "prompts/get: params.name (a string) is required");
+	if (!(p = hl_prompt_lookup(json_object_get_string(name)))) {
+		snprintf(msg, sizeof(msg), "Unknown prompt: %.200s", json_object_get_string(name));
+		return rpc_error(id, RPC_INVALID_PARAMS, msg);
+	}
+	json_object_object_get_ex(params, "arguments", &args);
+	if (hl_prompt_get(&out, p, args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : NULL) < 0) {
+		snprintf(msg, sizeof(msg), "%s", hl_error_last()->message);
+		return rpc_error(id, RPC_INVALID_PARAMS, msg);
+	}
+	reply = wrap_result(id, out.ptr);
+	hl_buf_dispose(&out);
+	return reply;
+}
+
+/* The scope that reveals names of kind. */
+static const char *kind_scope(const char *kind)
+{
+	return !strcmp(kind, "model") ? "ollama:read" : "inventory:read";
+}
+
+static char *do_complete(struct mcpd *d, const struct caller *who, struct json_object *id,
+                         struct json_object *params)
+{
+	struct json_object *ref = NULL, *type = NULL, *arg = NULL, *aname = NULL, *avalue = NULL, *ctxo, *cargs;
+	const char *kind = NULL, *target = NULL;
+	hl_buf out = HL_BUF_INIT;
+	char msg[400], *reply;
+	hl_ctx *ctx;
+
+	if (!params || !json_object_object_get_ex(params, "ref", &ref) || !json_object_is_type(ref, json_type_object) ||
+	    !json_object_object_get_ex(ref, "type", &type) || !json_object_is_type(type, json_type_string) ||
+	    !json_object_object_get_ex(params, "argument", &arg) || !json_object_is_type(arg, json_type_object) ||
+	    !json_object_object_get_ex(arg, "name", &aname) || !json_object_is_type(aname, json_type_string))
+		return rpc_error(id, RPC_INVALID_PARAMS, "completion/complete: params.ref.type and params.argument.name "
+		                 "are required");
+	json_object_object_get_ex(arg, "value", &avalue);
+	if (!strcmp(json_object_get_string(type), "ref/prompt")) {
+		struct json_object *pn = NULL;
+		const hl_prompt *p = json_object_object_get_ex(ref, "name", &pn) ? hl_prompt_lookup(json_object_get_string(pn))
+		                                                                  : NULL;
+		if (!p) {
+			snprintf(msg, sizeof(msg), "Unknown prompt: %.200s", pn ? json_object_get_string(pn) : "(none)");
+			return rpc_error(id, RPC_INVALID_PARAMS, msg);
+		}
+		kind = hl_prompt_argument_kind(p, json_object_get_string(aname));
+	} else if (!strcmp(json_object_get_string(type), "ref/resource")) {
+		struct json_object *u = NULL;
+		const char *uri = json_object_object_get_ex(ref, "uri", &u) ? json_object_get_string(u) : NULL;
+		const hl_resource *r = NULL;
+		for (const hl_resource *x = hl_resource_next(NULL); x && uri; x = hl_resource_next(x))
+			if (hl_resource_is_template(x) && !strcmp(hl_resource_uri(x), uri))
+				r = x;
+		if (!r) {
+			snprintf(msg, sizeof(msg), "Unknown resource template: %.200s", uri ? uri : "(none)");
+			return rpc_error(id, RPC_INVALID_PARAMS, msg);
+		}
+		kind = hl_resource_kind(r);
+	} else {
+		return rpc_error(id, RPC_INVALID_PARAMS, "completion/complete: ref.type must be ref/prompt or ref/resource");
+	}
+	if (json_object_object_get_ex(params, "context", &ctxo) && json_object_is_type(ctxo, json_type_object) &&
+	    json_object_object_get_ex(ctxo, "arguments", &cargs) && json_object_is_type(cargs, json_type_object)) {
+		struct json_object *t;
+		if (json_object_object_get_ex(cargs, "target", &t) && json_object_is_type(t, json_type_string))
+			target = json_object_get_string(t);
+	}
+	/* free text, or names the caller may not see: nothing to offer */
+	if (!kind || !scope_allows(who, kind_scope(kind)))
+		return wrap_result(id, "{\"completion\":{\"values\":[],\"total\":0,\"hasMore\":false}}");
+	if (!(ctx = pool_get(&d->pool)))
+		return rpc_error(id, RPC_INTERNAL_ERROR, "cannot open the inventory");
+	if (hl_complete(&out, ctx, kind, avalue && json_object_is_type(avalue, json_type_string) ?
+	                json_object_get_string(avalue) : NULL, target, 100) < 0) {
+		/* an Ollama that does not answer in time offers nothing, not an error */
+		pool_put(&d->pool, ctx);
+		return wrap_result(id, "{\"completion\":{\"values\":[],\"total\":0,\"hasMore\":false}}");
+	}
+	pool_put(&d->pool, ctx);
+	{
+		size_t n = strlen(out.ptr) + 32;
+		char *res = malloc(n);
+		if (!res) {
+			hl_buf_dispose(&out);
+			return rpc_error(id, RPC_INTERNAL_ERROR, "out of memory");
+		}
+		snprintf(res, n, "{\"completion\":%s}", out.ptr);
+		reply = wrap_result(id, res);
+		free(res);
+	}
+	hl_buf_dispose(&out);
 	return reply;
 }
 
@@ -386,9 +701,17 @@ int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg
 	} else if (!strcmp(m, "tools/call"))
 		*reply = do_tools_call(d, who, id, params, &status, sink);
 	else if (!strcmp(m, "resources/list"))
-		*reply = wrap_result(id, "{\"resources\":[]}");
+		*reply = do_resources_list(d, who, id, params);
+	else if (!strcmp(m, "resources/templates/list"))
+		*reply = do_resource_templates(who, id);
+	else if (!strcmp(m, "resources/read"))
+		*reply = do_resources_read(d, who, id, params, &status);
 	else if (!strcmp(m, "prompts/list"))
-		*reply = wrap_result(id, "{\"prompts\":[]}");
+		*reply = do_prompts_list(id);
+	else if (!strcmp(m, "prompts/get"))
+		*reply = do_prompts_get(id, params);
+	else if (!strcmp(m, "completion/complete"))
+		*reply = do_complete(d, who, id, params);
 	else {
 		snprintf(text, sizeof(text), "Method not found: %.200s", m);
 		*reply = rpc_error(id, RPC_METHOD_NOT_FOUND, text);

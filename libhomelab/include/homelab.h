@@ -22,5 +22,8 @@
 #include "homelab/gpu.h"
 #include "homelab/ssh.h"
 #include "homelab/ollama.h"
+#include "homelab/resource.h"
+#include "homelab/prompt.h"
+#include "homelab/complete.h"
 
 #endif

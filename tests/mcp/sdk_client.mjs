@@ -72,6 +72,17 @@ async function exercise(client, transport) {
 	} catch (e) {
 		seen.unknown_tool = { threw: true, ...errorOf(e) };
 	}
+	// resources, prompts and completion, as Claude Desktop-style clients use them
+	const resources = await client.listResources();
+	seen.resources = resources.resources.map((r) => r.uri);
+	seen.resourceTemplates = (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
+	const read = await client.readResource({ uri: "homelab://vms/whisper" });
+	seen.readWhisper = { mimeType: read.contents[0].mimeType, json: JSON.parse(read.contents[0].text) };
+	seen.prompts = (await client.listPrompts()).prompts.map((p) => ({ name: p.name, args: (p.arguments || []).map((a) => a.name) }));
+	const prompt = await client.getPrompt({ name: "diagnose_vm", arguments: { vm: "whisper" } });
+	seen.diagnose = prompt.messages.map((m) => ({ role: m.role, type: m.content.type, text: m.content.text }));
+	const done = await client.complete({ ref: { type: "ref/prompt", name: "diagnose_vm" }, argument: { name: "vm", value: "s" } });
+	seen.completeVm = done.completion;
 	seen.ping = await client.ping();
 	if (transport instanceof StreamableHTTPClientTransport) {
 		await transport.terminateSession();

