@@ -30,7 +30,7 @@ compile = cmake --build $(1) -j $(JOBS) $(2) >$(1)/build.log 2>&1 && echo "built
 	{ grep -E -B2 -A8 'error|Error' $(1)/build.log | tail -60; echo "build of $(1) failed (log: $(1)/build.log)"; exit 1; }
 endif
 
-.PHONY: all deps build run test test-fast test-asan test-tsan test-fuzz fuzz-build fuzz bench install clean
+.PHONY: all deps build run test test-fast test-asan test-tsan test-fuzz fuzz-build fuzz bench bench-mcp install clean
 
 all: build
 
@@ -96,6 +96,17 @@ fuzz: fuzz-build
 bench: build
 	$(BUILD)/bench/bench_inventory
 	/usr/bin/python3 bench/mcpd_calls.py $(BUILD)
+	@$(MAKE) bench-mcp
+
+# homelab-mcpd against an official-SDK peer and a bare CivetWeb ceiling, on
+# 127.0.0.1 (bench/README.md). BENCH_SECONDS per cell, the 64-connection run
+# for BENCH_LONG_SECONDS, the soak at 16 connections for BENCH_SOAK_SECONDS.
+BENCH_SECONDS      ?= 5
+BENCH_LONG_SECONDS ?= 60
+BENCH_SOAK_SECONDS ?= 600
+bench-mcp: build
+	BENCH_SECONDS=$(BENCH_SECONDS) BENCH_LONG_SECONDS=$(BENCH_LONG_SECONDS) BENCH_SOAK_SECONDS=$(BENCH_SOAK_SECONDS) \
+		/usr/bin/python3 bench/mcp_bench.py $(BUILD)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
