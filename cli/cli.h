@@ -28,6 +28,7 @@ struct cli {
 	bool yes;             /* --yes: do not ask before changing things */
 	bool interactive;     /* running inside the REPL */
 	bool create_db;       /* `db init`: cli_ctx() may create the database (no other command does) */
+	bool quiet;           /* --quiet: no progress, no "removed ..." lines; results and errors still */
 	hl_ctx *ctx;          /* opened on first use by cli_ctx() */
 };
 
@@ -111,10 +112,83 @@ void cli_done(struct cli *c, const char *verb, const char *kind, const char *ref
  * it says "not confirmed; nothing changed" (callers just return CLI_ERROR). */
 bool cli_confirm(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Terminal rules (output.c). Colour only when the stream is a terminal,
+ * NO_COLOR is unset (or empty) and TERM is not "dumb". Width: the
+ * terminal's columns, 0 when the stream is not a terminal (then nothing is
+ * cut).
+ */
+bool cli_color(FILE *f);
+int cli_term_width(FILE *f);
+/* SGR wrappers that print nothing when colour is off: cli_sgr(f, "1") ... cli_sgr(f, "0"). */
+void cli_sgr(FILE *f, const char *code);
+
+/*
+ * "did you mean `vms`?" (util.c): the candidate nearest to word by edit
+ * distance (transpositions count one), or a unique one it is a prefix of;
+ * NULL when none is near enough.
+ */
+const char *cli_nearest(const char *word, const char *const *candidates, size_t n);
+
+/*
+ * Progress of a long tool (progress.c), the one way every command shows it:
+ * a bar redrawn in place on a terminal (stderr), plain status lines
+ * otherwise, nothing with --quiet. cli_progress_cb is an hl_progress_cb
+ * (payload: the struct cli_progress); it returns non-zero once Ctrl-C was
+ * pressed, which stops the tool (a pull ends, a remote command is ended).
+ */
+struct cli_progress {
+	bool tty;          /* redraw one line */
+	bool quiet;        /* print nothing */
+	bool bytes;        /* completed/total are bytes (shown as 2.0 GB) */
+	bool drawn;        /* a line is on screen */
+	char last[200];    /* the last status line printed (not on a terminal) */
+};
+void cli_progress_init(struct cli_progress *p, const struct cli *c, bool bytes);
+int cli_progress_cb(const hl_progress *p, void *payload);
+/* Clear the bar (the result replaces it). */
+void cli_progress_end(struct cli_progress *p);
+
+/*
+ * Ctrl-C (progress.c). cli_signals_init() catches SIGINT: while a command
+ * runs, the first Ctrl-C makes cli_interrupted() true, which every callback
+ * of a long operation checks (returning non-zero stops it); outside the
+ * shell a second Ctrl-C, or one during a command that cannot be stopped,
+ * ends the program with 130. The shell clears it before each command.
+ */
+void cli_signals_init(bool shell);
+bool cli_interrupted(void);
+void cli_interrupt_clear(void);
+/* The shell is reading a line: Ctrl-C clears it instead (repl.c). */
+void cli_signals_at_prompt(bool at_prompt);
+/* A callback that checks cli_interrupted() is installed (Ctrl-C waits for it). */
+void cli_signals_cancellable(bool on);
+
+/* `homelab completion bash|zsh` and the hidden `homelab __complete WORDS...`
+ * (complete.c). */
+int cli_completion_script(struct cli *c, int argc, char **argv);
+int cli_complete_command(struct cli *c, int argc, char **argv);
+
 /* The REPL (readline), with completion from the command and tool tables. */
 int cli_repl(struct cli *c);
 /* Run one command line (argv without the program name). */
 int cli_dispatch(struct cli *c, int argc, char **argv);
+/* The top-level usage (`homelab --help`, `help` in the shell). */
+void cli_usage(FILE *f);
+/* Words of a group's subcommands from its usage lines ("list", "show", ...);
+ * 0 when its first argument is not a subcommand word (ssh TARGET, gpu). */
+size_t cli_group_subcommands(const struct cli_group *g, char words[][32], size_t max);
+/* Option names ("--status", ...) written in a group's usage line for sub
+ * (NULL: every line); returns how many. */
+size_t cli_group_options(const struct cli_group *g, const char *sub, char words[][32], size_t max);
+const struct cli_group *cli_group_find(const char *name);
+
+/* Candidates for completing a command line (complete.c): words is the line
+ * split so far, the last one being completed (may be ""). Calls emit for
+ * each candidate that starts with the last word. Used by the shell and by
+ * the hidden `homelab __complete`. */
+void cli_complete(struct cli *c, int nwords, char **words, void (*emit)(const char *cand, void *payload),
+                  void *payload);
 
 /* Command groups */
 int cmd_db(struct cli *c, int argc, char **argv);

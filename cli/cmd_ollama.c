@@ -54,46 +54,11 @@ static const char *human(char *buf, size_t size, double bytes)
 	return buf;
 }
 
-/* Progress of pull and create. */
-struct progress {
-	bool tty;          /* redraw one line on stderr */
-	char last[200];    /* the last status line printed (not on a terminal) */
-};
-
-static int on_progress(const hl_progress *p, void *payload)
-{
-	struct progress *pr = payload;
-	const char *msg = p->message ? p->message : "";
-	char done[32], total[32];
-
-	if (pr->tty) {
-		if (p->total > 0) {
-			int width = 30, fill = (int)(p->completed / p->total * width + 0.5);
-			char bar[31];
-			if (fill > width)
-				fill = width;
-			memset(bar, '=', (size_t)fill);
-			memset(bar + fill, ' ', (size_t)(width - fill));
-			bar[width] = '\0';
-			fprintf(stderr, "\r\033[K%-28.28s %3.0f%% [%s] %s/%s", msg, p->completed / p->total * 100, bar,
-			        human(done, sizeof(done), p->completed), human(total, sizeof(total), p->total));
-		} else {
-			fprintf(stderr, "\r\033[K%s", msg);
-		}
-		fflush(stderr);
-	} else if (strcmp(pr->last, msg)) {
-		/* one line per status, for logs and pipes */
-		snprintf(pr->last, sizeof(pr->last), "%s", msg);
-		fprintf(stderr, "%s\n", msg);
-	}
-	return 0;
-}
-
 /* Call tool with args; its result in *out. Errors are printed. */
 static int call(struct cli *c, const char *tool, struct json_object *args, bool progress, hl_buf *out)
 {
 	hl_call_options opts = HL_CALL_OPTIONS_INIT;
-	struct progress pr = { .tty = isatty(STDERR_FILENO) != 0 };
+	struct cli_progress pr;
 	const hl_tool *t = hl_tool_lookup(tool);
 	hl_ctx *ctx;
 	int rc = CLI_OK, err;
@@ -103,12 +68,14 @@ static int call(struct cli *c, const char *tool, struct json_object *args, bool 
 	if (!(ctx = cli_ctx(c, &rc)))
 		return rc;
 	if (progress) {
-		opts.progress = on_progress;
+		/* a bar on a terminal, status lines otherwise; Ctrl-C stops it */
+		cli_progress_init(&pr, c, true);
+		opts.progress = cli_progress_cb;
 		opts.payload = &pr;
 	}
 	err = hl_tool_call(out, ctx, t, args_text(args), &opts);
-	if (progress && pr.tty)
-		fputs("\r\033[K", stderr); /* the result replaces the progress line */
+	if (progress)
+		cli_progress_end(&pr);
 	return err < 0 ? cli_fail(err) : CLI_OK;
 }
 

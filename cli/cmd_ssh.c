@@ -50,8 +50,8 @@ static int write_all(int fd, const char *data, size_t len)
 static int stream_output(int stream, const char *data, size_t len, void *payload)
 {
 	(void)payload;
-	/* a closed stdout (a pager that quit) ends the remote command */
-	return write_all(stream == 2 ? STDERR_FILENO : STDOUT_FILENO, data, len) < 0 ? 1 : 0;
+	/* a closed stdout (a pager that quit) or Ctrl-C ends the remote command */
+	return write_all(stream == 2 ? STDERR_FILENO : STDOUT_FILENO, data, len) < 0 || cli_interrupted() ? 1 : 0;
 }
 
 static int ssh_run(struct cli *c, int argc, char **argv)
@@ -102,7 +102,9 @@ static int ssh_run(struct cli *c, int argc, char **argv)
 		return rc == CLI_OK ? SSH_EXIT_FAILED : rc;
 	}
 	opts.output = stream_output;
+	cli_signals_cancellable(true);
 	err = hl_ssh_exec(&r, ctx, target, command, &opts);
+	cli_signals_cancellable(false);
 	free(command);
 	if (err < 0) {
 		fprintf(stderr, "homelab: %s\n", hl_error_last()->message);

@@ -97,10 +97,13 @@ const struct cli_group cli_groups[] = {
 	{ NULL, NULL, NULL, NULL }
 };
 
-static void usage(FILE *f)
+/* Words of the shell and the program besides the groups. */
+static const char *const extra_commands[] = { "shell", "help", "completion", NULL };
+
+void cli_usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: homelab [--db PATH] [--json] [--yes] COMMAND [ARGS...]\n"
+	        "usage: homelab [--db PATH] [--json] [--yes] [--quiet] COMMAND [ARGS...]\n"
 	        "       homelab [--db PATH]              (no command: interactive shell)\n"
 	        "\n"
 	        "Manage a homelab: VMs, Proxmox hosts, services, IP addresses, credentials\n"
@@ -111,6 +114,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %-10s %s\n", g->name, g->summary);
 	fprintf(f,
 	        "  %-10s %s\n"
+	        "  %-10s %s\n"
+	        "  %-10s %s\n"
 	        "\n"
 	        "Options:\n"
 	        "  --db PATH   inventory database (default: $HOMELAB_DB_PATH, else\n"
@@ -118,16 +123,100 @@ static void usage(FILE *f)
 	        "              it, every other command refuses a missing one\n"
 	        "  --json      print results as JSON, exactly as the tool returns them\n"
 	        "  --yes, -y   do not ask before changing or removing things\n"
+	        "  --quiet, -q no progress and no confirmation lines (\"removed vm x\");\n"
+	        "              results, warnings and errors still print\n"
 	        "  --help, -h  this help; `homelab COMMAND --help` for a command's help\n"
 	        "  --version   print the version\n"
 	        "\n"
-	        "Exit codes: 0 ok, 1 error, 2 usage error or invalid argument, 3 not found.\n",
-	        "shell", "interactive shell with completion");
+	        "On a terminal tables fit its width (long cells end in \"…\") and headers are\n"
+	        "bold; NO_COLOR=1 or TERM=dumb turns colour off. Ctrl-C stops a long command\n"
+	        "(a pull, a remote command, a check of every service).\n"
+	        "\n"
+	        "Exit codes: 0 ok, 1 error, 2 usage error or invalid argument, 3 not found,\n"
+	        "130 interrupted (Ctrl-C); `homelab ssh` exits with the remote status.\n",
+	        "shell", "interactive shell with completion and history",
+	        "help", "this help, or `help COMMAND`",
+	        "completion", "completion bash|zsh: print a shell completion script");
 }
 
 bool cli_is_help(const char *arg)
 {
 	return !strcmp(arg, "--help") || !strcmp(arg, "-h") || !strcmp(arg, "help");
+}
+
+const struct cli_group *cli_group_find(const char *name)
+{
+	for (const struct cli_group *g = cli_groups; g->name; g++)
+		if (!strcmp(g->name, name))
+			return g;
+	return NULL;
+}
+
+/* Each usage line of g: calls fn with the text after "NAME " (one line). */
+static size_t each_line(const struct cli_group *g, const char **lines, size_t max)
+{
+	size_t n = 0, glen = strlen(g->name);
+
+	for (const char *p = g->usage; *p && n < max;) {
+		const char *nl = strchr(p, '\n');
+		if (!strncmp(p, g->name, glen) && p[glen] == ' ')
+			lines[n++] = p + glen + 1;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return n;
+}
+
+size_t cli_group_subcommands(const struct cli_group *g, char words[][32], size_t max)
+{
+	const char *lines[32];
+	size_t nl = each_line(g, lines, 32), n = 0;
+
+	for (size_t i = 0; i < nl; i++) {
+		size_t wl = strcspn(lines[i], " \n"), j;
+		/* TARGET, [TARGET]: the group's first argument is not a subcommand */
+		if (!wl || wl >= 32 || !(lines[i][0] >= 'a' && lines[i][0] <= 'z'))
+			return 0;
+		for (j = 0; j < n && (strlen(words[j]) != wl || strncmp(words[j], lines[i], wl)); j++)
+			;
+		if (j == n && n < max) {
+			memcpy(words[n], lines[i], wl);
+			words[n++][wl] = '\0';
+		}
+	}
+	return n;
+}
+
+size_t cli_group_options(const struct cli_group *g, const char *sub, char words[][32], size_t max)
+{
+	const char *lines[32];
+	size_t nl = each_line(g, lines, 32), n = 0;
+
+	for (size_t i = 0; i < nl; i++) {
+		const char *end = strchr(lines[i], '\n');
+		size_t wl = strcspn(lines[i], " \n");
+		if (!end)
+			end = lines[i] + strlen(lines[i]);
+		if (sub && (strlen(sub) != wl || strncmp(sub, lines[i], wl)))
+			continue;
+		for (const char *p = lines[i]; p < end; p++) {
+			size_t ol, j;
+			if (p[0] != '-' || (p > lines[i] && p[-1] != ' ' && p[-1] != '[' && p[-1] != '|'))
+				continue;
+			ol = strspn(p, "-abcdefghijklmnopqrstuvwxyz0123456789");
+			if (ol < 2 || ol >= 32 || (p[1] == '-' && ol < 3) || (p[1] != '-' && ol != 2))
+				continue;
+			for (j = 0; j < n && (strlen(words[j]) != ol || strncmp(words[j], p, ol)); j++)
+				;
+			if (j == n && n < max) {
+				memcpy(words[n], p, ol);
+				words[n++][ol] = '\0';
+			}
+			p += ol - 1;
+		}
+	}
+	return n;
 }
 
 void cli_group_help(FILE *f, const struct cli_group *g)
@@ -144,25 +233,105 @@ void cli_group_help(FILE *f, const struct cli_group *g)
 	}
 }
 
+/* Help of the words that are not groups; false for any other word. */
+static bool extra_help(FILE *f, const char *name)
+{
+	if (!strcmp(name, "shell"))
+		fputs("homelab shell: interactive shell with completion and history\n"
+		      "\n"
+		      "usage:\n"
+		      "  homelab [--db PATH]                 on a terminal, with no command\n"
+		      "  homelab shell\n"
+		      "\n"
+		      "Every command runs as it does on the command line, without the word homelab.\n"
+		      "Tab completes commands, subcommands, options, and the names of VMs, hosts,\n"
+		      "services, tools, and Ollama models (when the VM's Ollama answers within 300 ms).\n"
+		      "History: $XDG_STATE_HOME/homelab/history (default ~/.local/state/homelab/history,\n"
+		      "mode 600); a line that carries a password is not kept. Ctrl-C stops the running\n"
+		      "command, Ctrl-D or exit leaves; a failed command marks the next prompt with its\n"
+		      "exit code (homelab[1]>).\n",
+		      f);
+	else if (!strcmp(name, "completion"))
+		fputs("homelab completion: print a shell completion script\n"
+		      "\n"
+		      "usage:\n"
+		      "  homelab completion bash             eval \"$(homelab completion bash)\", or install it as\n"
+		      "                                      share/bash-completion/completions/homelab (cmake --install does)\n"
+		      "  homelab completion zsh              save it as _homelab in a directory of $fpath\n",
+		      f);
+	else if (!strcmp(name, "help"))
+		fputs("homelab help: the commands, or one command's help\n"
+		      "\n"
+		      "usage:\n"
+		      "  homelab help [COMMAND]              the same text as homelab [COMMAND] --help\n",
+		      f);
+	else
+		return false;
+	return true;
+}
+
+/* "unknown command 'vsm'; did you mean 'vms'?" */
+static int unknown_command(const char *word)
+{
+	const char *names[64];
+	size_t n = 0;
+	const char *near;
+
+	for (const struct cli_group *g = cli_groups; g->name && n < 60; g++)
+		names[n++] = g->name;
+	for (const char *const *e = extra_commands; *e; e++)
+		names[n++] = *e;
+	if ((near = cli_nearest(word, names, n)))
+		return cli_usage_error("unknown command '%s'; did you mean '%s'? (try 'homelab --help')", cli_safe(word),
+		                       near);
+	return cli_usage_error("unknown command '%s' (try 'homelab --help')", cli_safe(word));
+}
+
+/* A subcommand the group does not have: name the nearest one. */
+static int check_subcommand(const struct cli_group *g, const char *sub)
+{
+	char words[32][32];
+	const char *names[32];
+	size_t n = cli_group_subcommands(g, words, 32);
+	const char *near;
+
+	if (n == 0 || sub[0] == '-')
+		return CLI_OK;
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(words[i], sub))
+			return CLI_OK;
+		names[i] = words[i];
+	}
+	if ((near = cli_nearest(sub, names, n)))
+		return cli_usage_error("unknown subcommand '%s %s'; did you mean '%s %s'? (try 'homelab %s --help')",
+		                       g->name, cli_safe(sub), g->name, near, g->name);
+	return cli_usage_error("unknown subcommand '%s %s' (try 'homelab %s --help')", g->name, cli_safe(sub),
+	                       g->name);
+}
+
 int cli_dispatch(struct cli *c, int argc, char **argv)
 {
+	const struct cli_group *g;
+	int rc;
+
 	if (argc == 0) {
-		usage(stderr);
+		cli_usage(stderr);
 		return CLI_USAGE;
 	}
 	if (cli_is_help(argv[0])) {
-		if (argc > 1)
-			for (const struct cli_group *g = cli_groups; g->name; g++)
-				if (!strcmp(g->name, argv[1])) {
-					cli_group_help(stdout, g);
-					return CLI_OK;
-				}
-		usage(stdout);
+		if (argc > 1) {
+			if ((g = cli_group_find(argv[1]))) {
+				cli_group_help(stdout, g);
+				return CLI_OK;
+			}
+			if (extra_help(stdout, cli_is_help(argv[1]) ? "help" : argv[1]))
+				return CLI_OK;
+			return unknown_command(argv[1]);
+		}
+		cli_usage(stdout);
 		return CLI_OK;
 	}
-	for (const struct cli_group *g = cli_groups; g->name; g++) {
-		if (strcmp(g->name, argv[0]) != 0)
-			continue;
+	if ((g = cli_group_find(argv[0]))) {
 		/* `homelab gpu` alone asks the default target */
 		if (argc == 1 && strcmp(g->name, "gpu") != 0) {
 			cli_group_help(stderr, g);
@@ -172,11 +341,19 @@ int cli_dispatch(struct cli *c, int argc, char **argv)
 			cli_group_help(stdout, g);
 			return CLI_OK;
 		}
+		if (argc > 1 && (rc = check_subcommand(g, argv[1])) != CLI_OK)
+			return rc;
 		return g->fn(c, argc, argv);
 	}
+	if (argc > 1 && cli_is_help(argv[1]) && extra_help(stdout, argv[0]))
+		return CLI_OK;
 	if (!strcmp(argv[0], "shell"))
 		return c->interactive ? CLI_OK : cli_repl(c);
-	return cli_usage_error("unknown command '%s' (try 'homelab --help')", argv[0]);
+	if (!strcmp(argv[0], "completion"))
+		return cli_completion_script(c, argc, argv);
+	if (!strcmp(argv[0], "__complete"))
+		return cli_complete_command(c, argc, argv);
+	return unknown_command(argv[0]);
 }
 
 int main(int argc, char **argv)
@@ -203,28 +380,41 @@ int main(int argc, char **argv)
 			c.json = true;
 		} else if (!strcmp(a, "--yes") || !strcmp(a, "-y")) {
 			c.yes = true;
+		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+			c.quiet = true;
 		} else if (!strcmp(a, "--version")) {
 			printf("homelab %s (libhomelab %s)\n", HOMELAB_VERSION, hl_version());
 			return CLI_OK;
 		} else if (cli_is_help(a)) {
-			usage(stdout);
+			cli_usage(stdout);
 			return CLI_OK;
 		} else if (!strcmp(a, "--")) {
 			i++;
 			break;
 		} else {
-			return cli_usage_error("unknown option '%s' (try 'homelab --help')", a);
+			static const char *const globals[] = { "db", "json", "yes", "quiet", "help", "version" };
+			const char *near = a[1] == '-' ? cli_nearest(a + 2, globals, 6) : NULL;
+			if (near)
+				return cli_usage_error("unknown option '%s'; did you mean '--%s'? (try 'homelab --help')",
+				                       cli_safe(a), near);
+			return cli_usage_error("unknown option '%s' (try 'homelab --help')", cli_safe(a));
 		}
 	}
 	if (i == argc) {
 		if (isatty(STDIN_FILENO))
 			rc = cli_repl(&c);
 		else {
-			usage(stderr);
+			cli_usage(stderr);
 			rc = CLI_USAGE;
 		}
 	} else {
+		/* Ctrl-C stops a long command through its callback (exit 130) */
+		cli_signals_init(false);
 		rc = cli_dispatch(&c, argc - i, argv + i);
+		if (cli_interrupted() && rc != CLI_OK) {
+			fprintf(stderr, "homelab: interrupted\n");
+			rc = 130;
+		}
 	}
 	hl_ctx_free(c.ctx);
 	return rc;

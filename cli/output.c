@@ -2,8 +2,9 @@
  * output.c: printing tool results. With --json the tool's JSON goes out
  * exactly as the library returned it; otherwise a result becomes aligned
  * tables (arrays of objects) and "key: value" lines (everything else),
- * every cell and key escaped (cli_safe). Nothing here knows any particular
- * tool.
+ * every cell and key escaped (cli_safe). On a terminal a table fits its
+ * width (long cells cut with "…") and its header is bold (cli_color's
+ * rules); elsewhere nothing is cut. Nothing here knows any particular tool.
  */
 #include "cli.h"
 
@@ -75,20 +76,86 @@ static void pad(FILE *f, size_t n)
 		fputc(' ', f);
 }
 
-static void print_upper(FILE *f, const char *s)
+#define MAX_COLS 32
+#define MIN_CUT 4 /* a column is never cut narrower than this */
+
+/* Print s in at most `cols` display columns: a longer s ends with "…". */
+static void put_cut(FILE *f, const char *s, size_t cols)
 {
-	for (; *s; s++)
-		fputc(toupper((unsigned char)*s), f);
+	size_t w = width(s), n = 0;
+
+	if (w <= cols) {
+		fputs(s, f);
+		return;
+	}
+	for (const char *p = s; *p && cols > 0; p++) {
+		if (((unsigned char)*p & 0xc0) != 0x80 && ++n == cols)
+			break;
+		fputc(*p, f);
+	}
+	if (cols > 0)
+		fputs("\xe2\x80\xa6", f); /* … */
 }
 
-#define MAX_COLS 32
+/* On a terminal of `avail` columns: narrow the widest columns, one column
+ * of text at a time, until the row fits (or every column is at MIN_CUT). */
+static void fit(size_t *w, size_t ncols, size_t avail)
+{
+	size_t total = 0;
+
+	for (size_t c = 0; c < ncols; c++)
+		total += w[c] + (c + 1 < ncols ? 2 : 0);
+	while (total > avail) {
+		size_t widest = 0;
+		for (size_t c = 1; c < ncols; c++)
+			if (w[c] > w[widest])
+				widest = c;
+		if (w[widest] <= MIN_CUT)
+			break;
+		w[widest]--;
+		total--;
+	}
+}
+
+/* One row: cells cut to their column; the whole line cut to `line` columns
+ * when even the narrowest columns do not fit (a row is never wrapped). */
+static void put_row(FILE *f, const char *indent, const char *const *cells, const size_t *w, size_t ncols,
+                    size_t line, bool header)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	if (!m)
+		return;
+	fputs(indent, m);
+	for (size_t c = 0; c < ncols; c++) {
+		size_t cw = width(cells[c]);
+		put_cut(m, cells[c], w[c]);
+		if (c + 1 < ncols)
+			pad(m, (cw < w[c] ? w[c] - cw : 0) + 2);
+	}
+	fclose(m);
+	if (header)
+		cli_sgr(f, "1");
+	if (line)
+		put_cut(f, text, line);
+	else
+		fputs(text, f);
+	if (header)
+		cli_sgr(f, "0");
+	fputc('\n', f);
+	free(text);
+}
 
 /* An array of objects as a table: one column per scalar key, in the order
- * of first appearance. */
+ * of first appearance. On a terminal the table fits its width. */
 static void print_table(FILE *f, struct json_object *arr, const char *indent)
 {
-	const char *cols[MAX_COLS];
-	size_t w[MAX_COLS], ncols = 0, n = json_object_array_length(arr);
+	const char *cols[MAX_COLS], *cells[MAX_COLS] = { 0 };
+	char heads[MAX_COLS][64];
+	size_t w[MAX_COLS] = { 0 }, ncols = 0, n = json_object_array_length(arr);
+	int tw = cli_term_width(f);
 
 	for (size_t i = 0; i < n; i++) {
 		json_object_object_foreach(json_object_array_get_idx(arr, i), k, v) {
@@ -114,27 +181,29 @@ static void print_table(FILE *f, struct json_object *arr, const char *indent)
 				w[c] = cw;
 		}
 	}
-	fputs(indent, f);
+	if (tw > 0)
+		fit(w, ncols, (size_t)tw > strlen(indent) ? (size_t)tw - strlen(indent) : 1);
 	for (size_t c = 0; c < ncols; c++) {
-		const char *k = cli_safe(cols[c]);
-		print_upper(f, k);
-		if (c + 1 < ncols)
-			pad(f, w[c] - width(k) + 2);
+		size_t j = 0;
+		for (const char *k = cli_safe(cols[c]); *k && j + 1 < sizeof(heads[c]); k++)
+			heads[c][j++] = (char)toupper((unsigned char)*k);
+		heads[c][j] = '\0';
+		cells[c] = heads[c];
 	}
-	fputc('\n', f);
+	put_row(f, indent, cells, w, ncols, tw > 0 ? (size_t)tw : 0, true);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *row = json_object_array_get_idx(arr, i);
-		fputs(indent, f);
+		/* cell() keeps 8 results alive: copy each one */
+		char *owned[MAX_COLS];
 		for (size_t c = 0; c < ncols; c++) {
 			struct json_object *v = NULL;
-			const char *s;
 			json_object_object_get_ex(row, cols[c], &v);
-			s = cell(v);
-			fputs(s, f);
-			if (c + 1 < ncols)
-				pad(f, w[c] - width(s) + 2);
+			owned[c] = strdup(cell(v));
+			cells[c] = owned[c] ? owned[c] : "?";
 		}
-		fputc('\n', f);
+		put_row(f, indent, cells, w, ncols, tw > 0 ? (size_t)tw : 0, false);
+		for (size_t c = 0; c < ncols; c++)
+			free(owned[c]);
 	}
 }
 

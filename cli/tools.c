@@ -60,22 +60,11 @@ static struct json_object *typed_value(struct json_object *prop, const char *s)
 	return json_object_new_string(s);
 }
 
-/* Progress of a long tool on a terminal: one line, redrawn in place. */
-static int show_progress(const hl_progress *p, void *payload)
-{
-	(void)payload;
-	if (p->total > 0)
-		fprintf(stderr, "\r\033[K[%.0f/%.0f] %s", p->completed, p->total, p->message ? p->message : "");
-	else
-		fprintf(stderr, "\r\033[K%s", p->message ? p->message : "");
-	fflush(stderr);
-	return 0;
-}
-
 static int call(struct cli *c, const hl_tool *t, const char *args, hl_buf *out)
 {
 	hl_call_options opts = HL_CALL_OPTIONS_INIT;
-	bool progress = (hl_tool_flags(t) & HL_TOOL_PROGRESS) && isatty(STDERR_FILENO);
+	bool progress = (hl_tool_flags(t) & HL_TOOL_PROGRESS) != 0;
+	struct cli_progress pr;
 	hl_ctx *ctx;
 	int rc = CLI_OK, err;
 
@@ -84,11 +73,15 @@ static int call(struct cli *c, const hl_tool *t, const char *args, hl_buf *out)
 	if ((hl_tool_flags(t) & HL_TOOL_MUTATES) &&
 	    !cli_confirm(c, "%s: %s with %s?", hl_tool_name(t), hl_tool_title(t), args))
 		return CLI_ERROR;
-	if (progress)
-		opts.progress = show_progress;
+	if (progress) {
+		/* a bar on a terminal, status lines otherwise; Ctrl-C stops the tool */
+		cli_progress_init(&pr, c, false);
+		opts.progress = cli_progress_cb;
+		opts.payload = &pr;
+	}
 	err = hl_tool_call(out, ctx, t, args, &opts);
 	if (progress)
-		fputs("\r\033[K", stderr); /* the result replaces the progress line */
+		cli_progress_end(&pr);
 	if (err < 0)
 		return cli_fail(err);
 	return CLI_OK;

@@ -107,8 +107,20 @@ int cli_parse(struct cli_args *a, int argc, char **argv, const char *const *spec
 		name = arg + 2;
 		eq = strchr(name, '=');
 		len = eq ? (size_t)(eq - name) : strlen(name);
-		if (!find_spec(spec, name, len, &takes_value))
-			return cli_usage_error("unknown option '--%.*s'", (int)len, name);
+		if (!find_spec(spec, name, len, &takes_value)) {
+			const char *names[CLI_MAX_OPTS * 2];
+			char typed[64], words[CLI_MAX_OPTS * 2][32];
+			size_t n = 0;
+			const char *near;
+			for (const char *const *sp = spec; sp && *sp && n < CLI_MAX_OPTS * 2; sp++, n++) {
+				snprintf(words[n], sizeof(words[n]), "%.*s", (int)strcspn(*sp, "="), *sp);
+				names[n] = words[n];
+			}
+			snprintf(typed, sizeof(typed), "%.*s", (int)len, name);
+			if ((near = cli_nearest(typed, names, n)))
+				return cli_usage_error("unknown option '--%s'; did you mean '--%s'?", cli_safe(typed), near);
+			return cli_usage_error("unknown option '--%s'", cli_safe(typed));
+		}
 		if (takes_value) {
 			if (eq)
 				value = eq + 1;
@@ -175,13 +187,64 @@ void cli_done(struct cli *c, const char *verb, const char *kind, const char *ref
 	struct json_object *o;
 
 	if (!c->json) {
-		printf("%s %s%s%s\n", verb, kind ? kind : "", kind ? " " : "", ref);
+		if (!c->quiet)
+			printf("%s %s%s%s\n", verb, kind ? kind : "", kind ? " " : "", ref);
 		return;
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, verb, json_object_new_string(ref));
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
+}
+
+/* Optimal string alignment distance (a swap of two neighbours costs 1). */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d[33][33];
+
+	if (la > 32 || lb > 32)
+		return (size_t)-1;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1], v = d[i - 1][j - 1] + cost;
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[la][lb];
+}
+
+const char *cli_nearest(const char *word, const char *const *candidates, size_t n)
+{
+	const char *best = NULL, *prefixed = NULL;
+	size_t bestd = (size_t)-1, len = strlen(word), nprefixed = 0;
+	/* at most 2 edits, and fewer than half the word's letters */
+	size_t limit = len <= 2 ? 1 : len <= 5 ? 2 : 3;
+
+	if (!len)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t d = distance(word, candidates[i]);
+		if (d < bestd) {
+			bestd = d;
+			best = candidates[i];
+		}
+		if (len >= 2 && !strncmp(candidates[i], word, len)) {
+			prefixed = candidates[i];
+			nprefixed++;
+		}
+	}
+	if (best && bestd > 0 && bestd <= limit)
+		return best;
+	return nprefixed == 1 ? prefixed : NULL;
 }
 
 struct json_object *cli_jstr(const char *s)
