@@ -200,6 +200,8 @@ static int creds_list(struct cli *c, int argc, char **argv)
 		json_object_object_add(e, "ssh_key_path", cli_jstr(cr->ssh_key_path));
 		json_object_object_add(e, "password", json_object_new_string(hl_cred_format_name(cr->format)));
 		json_object_object_add(e, "key_id", cli_jstr(cr->key_id));
+		/* sealed: the row's fields are authenticated (checked by creds get, not by this list) */
+		json_object_object_add(e, "sealed", json_object_new_boolean(cr->sealed));
 		json_object_array_add(arr, e);
 	}
 	json_object_object_add(o, "credentials", arr);

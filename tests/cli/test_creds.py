@@ -60,6 +60,7 @@ def test_set_get_list(vault):
     listed = hl.ok("--json", "creds", "list", env=env).json()
     assert listed["count"] == 1
     assert listed["credentials"][0]["password"] == "v2"  # the format, never the password
+    assert listed["credentials"][0]["sealed"] is True
     assert "s3cret" not in json.dumps(listed)
     # the database holds ciphertext only
     con = sqlite3.connect(hl.db)
@@ -157,7 +158,9 @@ def test_migrate_legacy_fernet(demo):
     assert demo.ok("--json", "creds", "list", env=env).json()["credentials"][0]["password"] == "fernet"
     got = demo.ok("--json", "creds", "get", "vm:whisper", env=env).json()
     assert got["password"].encode() == tokens["utf8"][0]
+    assert demo.ok("--json", "creds", "list", env=env).json()["credentials"][0]["sealed"] is False
     assert "sealed 1 credential" in demo.ok("creds", "migrate", env=env).out
+    assert demo.ok("--json", "creds", "list", env=env).json()["credentials"][0]["sealed"] is True
     assert demo.ok("--json", "creds", "list", env=env).json()["credentials"][0]["password"] == "v2"
     assert demo.ok("--json", "creds", "get", "vm:whisper", env=env).json()["password"].encode() == tokens["utf8"][0]
     r = demo("creds", "get", "vm:whisper", env={"HOMELAB_DB_KEY": keys["b"]})
