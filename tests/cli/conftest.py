@@ -30,10 +30,14 @@ class Homelab:
 
     def __init__(self, db):
         self.db = db
+        # the shell's history goes beside the database, never to the real home
+        self.state = os.path.join(os.path.dirname(db), "state") if db else None
 
     def __call__(self, *args, input=None, db=True, env=None):
         argv = [HOMELAB] + (["--db", self.db] if db else []) + [str(a) for a in args]
         full_env = dict(os.environ)
+        if self.state:
+            full_env["XDG_STATE_HOME"] = self.state
         full_env.update(env or {})
         proc = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=60,
                               env=full_env, stdin=None if input is not None else subprocess.DEVNULL)
