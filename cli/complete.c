@@ -25,6 +25,11 @@ struct want {
 
 static void offer(struct want *w, const char *cand)
 {
+	/* a name with a newline or a control character (a row written by
+	 * another program) is never offered: it would act on the terminal */
+	for (const char *p = cand; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return;
 	if (!strncmp(cand, w->prefix, w->len))
 		w->emit(cand, w->payload);
 }
@@ -388,12 +393,7 @@ int cli_complete_command(struct cli *c, int argc, char **argv)
 	else
 		cli_complete(c, argc - first, argv + first, collect, &l);
 	for (size_t i = 0; i < l.n; i++) {
-		/* a name with a newline or a control character is never offered */
-		bool ok = true;
-		for (const char *p = l.v[i]; *p; p++)
-			ok &= (unsigned char)*p >= 0x20 && *p != 0x7f;
-		if (ok)
-			puts(l.v[i]);
+		puts(l.v[i]);
 		free(l.v[i]);
 	}
 	free(l.v);
@@ -472,7 +472,7 @@ static void bash_script(FILE *f)
 	      "\t\tCOMPREPLY=($(IFS=' '; compgen -W \"${!var}\" -- \"$cur\"))\n"
 	      "\t\treturn\n"
 	      "\tfi\n"
-	      "\tif [[ $cmd == tools && $((i + 2)) -eq $COMP_CWORD && ${COMP_WORDS[i+1]} == @(call|schema) ]]; then\n"
+	      "\tif [[ $cmd == tools && $((i + 2)) -eq $COMP_CWORD && ( ${COMP_WORDS[i+1]} == call || ${COMP_WORDS[i+1]} == schema ) ]]; then\n"
 	      "\t\tCOMPREPLY=($(IFS=' '; compgen -W \"$_homelab_tools\" -- \"$cur\"))\n"
 	      "\t\treturn\n"
 	      "\tfi\n"
