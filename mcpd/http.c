@@ -45,6 +45,7 @@ struct session {
 	bool legacy;              /* /sse session: replies go to its stream */
 	_Atomic time_t last_seen; /* written by streams under s->lock, read by the idle scan under h->lock */
 	uint64_t serial;          /* creation order: of two used in the same second, the older goes first */
+	_Atomic int log_level;    /* logging/setLevel */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct msg *head, *tail;  /* legacy: replies waiting for the stream */
@@ -222,6 +223,7 @@ static struct session *session_new(struct http *h, bool legacy, const char *vers
 	snprintf(s->owner, sizeof(s->owner), "%s", owner);
 	s->legacy = legacy;
 	s->last_seen = now;
+	s->log_level = MCPD_DEFAULT_LOG_LEVEL;
 	s->refs = 2; /* the table's and the caller's */
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
@@ -789,11 +791,12 @@ static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 		return send_rpc_error(c, h, 400, RPC_INVALID_REQUEST, err);
 	}
 	snprintf(version, sizeof(version), "%s", s->version);
-	/* A call that asks for progress, from a client that takes an event
-	 * stream: the answer becomes a stream at the first progress report. */
+	who->log_level = &s->log_level;
+	/* A tool call from a client that takes an event stream: the answer
+	 * becomes a stream at the first progress report or log message. */
 	struct post_stream ps = { c, h, false, true };
 	const struct progress_sink sink = { post_stream_emit, &ps };
-	bool stream = accepts_explicitly(c, "text/event-stream") && rpc_wants_progress(msg);
+	bool stream = accepts_explicitly(c, "text/event-stream") && rpc_is_tool_call(msg);
 	reply = dispatch(h, who, msg, version, sizeof(version), &status, stream ? &sink : NULL);
 	json_object_put(msg);
 	session_unref(s);
@@ -1070,6 +1073,7 @@ static int on_messages(struct mg_connection *c, void *data)
 	parsed = mcpd_parse(&msg, body, len);
 	free(body);
 	snprintf(version, sizeof(version), "%s", s->version);
+	who.log_level = &s->log_level;
 	const struct progress_sink sink = { legacy_emit, s };
 	if (!parsed)
 		reply = rpc_error(NULL, RPC_PARSE_ERROR, "Parse error: the body is not one JSON value");

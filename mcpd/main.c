@@ -76,6 +76,8 @@ static int check_db(struct mcpd *d, int64_t *ntokens)
 		pool_put(&d->pool, ctx);
 		return -1;
 	}
+	if (hl_ctx_warning(ctx))
+		fprintf(stderr, "%s: warning: %s\n", MCPD_NAME, hl_ctx_warning(ctx)); /* e.g. a database others can read */
 	pool_put(&d->pool, ctx);
 	return 0;
 }

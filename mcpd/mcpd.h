@@ -48,7 +48,11 @@ struct caller {
 	char addr[64];
 	const struct hl_token *token; /* NULL: no authentication configured */
 	bool legacy_ok;               /* may negotiate 2024-11-05 (stdio, /sse), not /mcp */
+	_Atomic int *log_level;       /* the session's (logging/setLevel); NULL: none to set, info */
 };
+
+/* The log level of a session that never asked (MCP's logging/setLevel). */
+#define MCPD_DEFAULT_LOG_LEVEL HL_LOG_INFO
 
 /* Counters for /metrics. */
 struct metrics {
@@ -91,6 +95,9 @@ int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg
 
 /* Would rpc_handle send progress for msg (a tools/call with a progressToken)? */
 bool rpc_wants_progress(struct json_object *msg);
+/* May rpc_handle send notifications for msg before its answer (a tools/call:
+ * progress, or log messages of the tool)? */
+bool rpc_is_tool_call(struct json_object *msg);
 
 /* A JSON-RPC error response text (malloc'd); id may be NULL. */
 char *rpc_error(struct json_object *id, int code, const char *message);

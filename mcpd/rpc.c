@@ -120,6 +120,7 @@ static char *do_initialize(const struct caller *who, struct json_object *id, str
 	json_object_object_add(res, "protocolVersion", json_object_new_string(version));
 	json_object_object_add(tools, "listChanged", json_object_new_boolean(0));
 	json_object_object_add(caps, "tools", tools);
+	json_object_object_add(caps, "logging", json_object_new_object());
 	{
 		struct json_object *resources = json_object_new_object(), *prompts = json_object_new_object();
 		json_object_object_add(resources, "listChanged", json_object_new_boolean(0));
@@ -212,6 +213,15 @@ static struct json_object *progress_token(struct json_object *params)
 	return json_object_is_type(tok, json_type_string) || json_object_is_type(tok, json_type_int) ? tok : NULL;
 }
 
+bool rpc_is_tool_call(struct json_object *msg)
+{
+	struct json_object *method;
+
+	return json_object_is_type(msg, json_type_object) && json_object_object_get_ex(msg, "method", &method) &&
+	       json_object_is_type(method, json_type_string) && !strcmp(json_object_get_string(method), "tools/call") &&
+	       json_object_object_get_ex(msg, "id", NULL);
+}
+
 bool rpc_wants_progress(struct json_object *msg)
 {
 	struct json_object *method, *params;
@@ -225,7 +235,28 @@ bool rpc_wants_progress(struct json_object *msg)
 struct progress_ctx {
 	const struct progress_sink *sink;
 	struct json_object *token;
+	bool gone; /* the client left while a log message went out */
 };
+
+/* hl_call_options.log: one notifications/message per message. */
+static void send_log(hl_log_level level, const char *logger, const char *message, void *payload)
+{
+	struct progress_ctx *pc = payload;
+	struct json_object *o = json_object_new_object(), *params = json_object_new_object();
+	char *text;
+
+	json_object_object_add(o, "jsonrpc", json_object_new_string("2.0"));
+	json_object_object_add(o, "method", json_object_new_string("notifications/message"));
+	json_object_object_add(params, "level", json_object_new_string(hl_log_level_name(level)));
+	json_object_object_add(params, "logger", json_object_new_string(logger));
+	json_object_object_add(params, "data", json_object_new_string(message));
+	json_object_object_add(o, "params", params);
+	text = dup_json(o);
+	json_object_put(o);
+	if (!pc->gone && (!text || !pc->sink->emit(pc->sink->payload, text)))
+		pc->gone = true;
+	free(text);
+}
 
 /* hl_call_options.progress: one notifications/progress message per report. */
 static int send_progress(const hl_progress *p, void *payload)
@@ -250,7 +281,7 @@ static int send_progress(const hl_progress *p, void *payload)
 	json_object_object_add(o, "params", params);
 	text = dup_json(o);
 	json_object_put(o);
-	ok = text && pc->sink->emit(pc->sink->payload, text);
+	ok = text && !pc->gone && pc->sink->emit(pc->sink->payload, text);
 	free(text);
 	return ok ? 0 : 1; /* the client is gone: stop the tool */
 }
@@ -280,7 +311,7 @@ static void audit_refusal(struct mcpd *d, const struct caller *who, const char *
 static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json_object *id,
                            struct json_object *params, int *status, const struct progress_sink *sink)
 {
-	struct progress_ctx pc = { sink, progress_token(params) };
+	struct progress_ctx pc = { sink, progress_token(params), false };
 	struct json_object *name = NULL, *args = NULL;
 	hl_call_options opts = HL_CALL_OPTIONS_INIT;
 	hl_buf out = HL_BUF_INIT;
@@ -315,6 +346,11 @@ static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json
 	if (sink && pc.token && (hl_tool_flags(t) & HL_TOOL_PROGRESS)) {
 		opts.progress = send_progress;
 		opts.payload = &pc;
+	}
+	if (sink) {
+		opts.log = send_log;
+		opts.log_payload = &pc;
+		opts.log_level = who->log_level ? (hl_log_level)*who->log_level : MCPD_DEFAULT_LOG_LEVEL;
 	}
 	err = hl_tool_call(&out, ctx, t, args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : NULL,
 	                   &opts);
@@ -644,6 +680,26 @@ static char *do_complete(struct mcpd *d, const struct caller *who, struct json_o
 	return reply;
 }
 
+/* logging/setLevel: the least severe level of the tool log messages this
+ * session gets. */
+static char *do_set_level(const struct caller *who, struct json_object *id, struct json_object *params)
+{
+	struct json_object *l = NULL;
+	int level;
+	char msg[200];
+
+	if (!params || !json_object_object_get_ex(params, "level", &l) || !json_object_is_type(l, json_type_string))
+		return rpc_error(id, RPC_INVALID_PARAMS, "logging/setLevel: params.level (a string) is required");
+	if ((level = hl_log_level_parse(json_object_get_string(l))) < 0) {
+		snprintf(msg, sizeof(msg), "logging/setLevel: unknown level '%.40s' (debug, info, notice, warning, error, "
+		         "critical, alert, emergency)", json_object_get_string(l));
+		return rpc_error(id, RPC_INVALID_PARAMS, msg);
+	}
+	if (who->log_level)
+		*who->log_level = level;
+	return wrap_result(id, "{}");
+}
+
 int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg, char **reply,
                char *version, size_t version_len, const struct progress_sink *sink)
 {
@@ -712,6 +768,8 @@ int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg
 		*reply = do_prompts_get(id, params);
 	else if (!strcmp(m, "completion/complete"))
 		*reply = do_complete(d, who, id, params);
+	else if (!strcmp(m, "logging/setLevel"))
+		*reply = do_set_level(who, id, params);
 	else {
 		snprintf(text, sizeof(text), "Method not found: %.200s", m);
 		*reply = rpc_error(id, RPC_METHOD_NOT_FOUND, text);

@@ -26,7 +26,9 @@ static void on_signal(int sig)
 int stdio_serve(struct mcpd *d)
 {
 	struct sigaction sa = { 0 };
-	struct caller who = { .principal = "stdio", .addr = "stdio", .token = NULL, .legacy_ok = true };
+	_Atomic int log_level = MCPD_DEFAULT_LOG_LEVEL;
+	struct caller who = { .principal = "stdio", .addr = "stdio", .token = NULL, .legacy_ok = true,
+	                      .log_level = &log_level };
 	const struct progress_sink sink = { write_line, NULL };
 	char version[32] = MCPD_LATEST_PROTOCOL;
 	char *line = NULL;

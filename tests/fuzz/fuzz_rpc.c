@@ -4,7 +4,8 @@
  * demo inventory. Properties: a request (an object with an id) gets exactly
  * one reply, a notification none; every reply is one JSON object in valid
  * UTF-8 with "jsonrpc":"2.0" and either a result or an error; progress
- * notifications come only for a call that asked for them. An input that
+ * notifications come only for a call that asked for them (log messages,
+ * notifications/message, for any tool call). An input that
  * starts with 'T' is sent by a token that has only inventory:read (the rest
  * anonymously, as without tokens): a call it may not make must never run.
  */
@@ -119,10 +120,13 @@ static bool check_progress(void *payload, const char *notification)
 	struct json_object *o = NULL, *m;
 	bool ok;
 
-	(*(int *)payload)++;
 	if (!valid_utf8((const unsigned char *)notification) || !mcpd_parse(&o, notification, strlen(notification)))
 		abort();
-	ok = json_object_object_get_ex(o, "method", &m) && !strcmp(json_object_get_string(m), "notifications/progress");
+	ok = json_object_object_get_ex(o, "method", &m) &&
+	     (!strcmp(json_object_get_string(m), "notifications/progress") ||
+	      !strcmp(json_object_get_string(m), "notifications/message"));
+	if (ok && !strcmp(json_object_get_string(m), "notifications/progress"))
+		(*(int *)payload)++; /* log messages may come for any tool call; progress only when asked */
 	json_object_put(o);
 	if (!ok)
 		abort();

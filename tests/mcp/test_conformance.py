@@ -5,7 +5,7 @@ homelab-mcpd's Streamable HTTP endpoints, /mcp and /sse.
 Many server scenarios exercise the fixture tools, resources and prompts of the
 reference "everything" server (test_simple_text, test_image_content,
 test://static-text, test_simple_prompt, ...). homelab-mcpd serves the homelab's
-own tools, resources and prompts (and has no logging capability yet), so those
+own tools, resources and prompts, so those
 scenarios must fail, and only for that reason: each one is listed with the
 exact reason it is expected to fail.
 Every other scenario must pass with no failed check.
@@ -27,7 +27,7 @@ CONFORMANCE = os.path.join(HERE, "node_modules", "@modelcontextprotocol", "confo
 # Scenarios that apply to homelab-mcpd: no check may fail.
 MUST_PASS = [
     "server-initialize", "ping", "tools-list", "resources-list", "prompts-list",
-    "server-sse-multiple-streams", "server-sse-polling", "dns-rebinding-protection",
+    "server-sse-multiple-streams", "server-sse-polling", "dns-rebinding-protection", "logging-set-level",
 ]
 
 
@@ -37,14 +37,13 @@ def _unknown_tool(name):
 
 # Scenarios that need the reference server's fixtures: the reason each fails.
 FIXTURE_ONLY = {
-    "logging-set-level": r"Method not found: logging/setLevel$",
     "completion-complete": r"Unknown prompt: test_prompt_with_arguments$",
     "tools-call-simple-text": _unknown_tool("test_simple_text"),
     "tools-call-image": _unknown_tool("test_image_content"),
     "tools-call-audio": _unknown_tool("test_audio_content"),
     "tools-call-embedded-resource": _unknown_tool("test_embedded_resource"),
     "tools-call-mixed-content": _unknown_tool("test_multiple_content_types"),
-    "tools-call-with-logging": r"Method not found: logging/setLevel$",
+    "tools-call-with-logging": _unknown_tool("test_tool_with_logging"),
     "tools-call-error": _unknown_tool("test_error_handling"),
     "tools-call-with-progress": _unknown_tool("test_tool_with_progress"),
     "tools-call-sampling": _unknown_tool("test_sampling"),

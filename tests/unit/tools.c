@@ -455,6 +455,80 @@ static void test_tools__bad_handler_results(void **state)
 	hl_buf_dispose(&out);
 }
 
+struct logged {
+	int n, levels[16];
+	char last[512];
+};
+
+static void collect_log(hl_log_level level, const char *logger, const char *message, void *payload)
+{
+	struct logged *l = payload;
+	assert_string_equal(logger, "health");
+	assert_null(strchr(message, '\n'));
+	if (l->n < 16)
+		l->levels[l->n] = (int)level;
+	l->n++;
+	snprintf(l->last, sizeof(l->last), "%s", message);
+}
+
+/* hl_call_options.log (version 2): each answer of a health check, filtered
+ * by log_level; a version 1 caller (the Python binding's layout) ends before
+ * the log fields and gets none, whatever follows its struct. */
+static void test_tools__log_messages(void **state)
+{
+	hl_ctx *ctx = *state;
+	const hl_tool *t = hl_tool_lookup("homelab_check_all_services");
+	hl_call_options opts = HL_CALL_OPTIONS_INIT;
+	struct logged l = { 0 };
+	hl_buf out = HL_BUF_INIT;
+	tu_http srv;
+
+	tu_http_start(&srv, 200, 0);
+	{
+		char sql[300];
+		snprintf(sql, sizeof(sql), "INSERT INTO services (service_name, url, port, protocol, health_endpoint, vm_id) "
+		         "VALUES ('up', 'http://127.0.0.1:%d', %d, 'http', '/', 101)", srv.port, srv.port);
+		tu_sql(hl_ctx_db_path(ctx), sql);
+	}
+	opts.log = collect_log;
+	opts.log_payload = &l;
+	assert_int_equal(hl_tool_call(&out, ctx, t, "{\"timeout_s\":2}", &opts), 0);
+	assert_int_equal(l.n, 4); /* the demo's three on closed ports, and ours */
+	assert_int_equal(l.levels[0], HL_LOG_WARNING);
+	assert_non_null(strstr(l.last, "up: healthy (HTTP 200 in "));
+	assert_int_equal(l.levels[3], HL_LOG_INFO);
+
+	memset(&l, 0, sizeof(l));
+	opts.log_level = HL_LOG_WARNING;
+	assert_int_equal(hl_tool_call(&out, ctx, t, "{\"timeout_s\":2}", &opts), 0);
+	assert_int_equal(l.n, 3);
+
+	{
+		/* a version 1 struct: what lies past it is not read */
+		struct {
+			hl_call_options o;
+		} v1;
+		memset(&v1, 0xa5, sizeof(v1));
+		v1.o.version = 1;
+		v1.o.progress = NULL;
+		v1.o.payload = NULL;
+		v1.o.principal = NULL;
+		v1.o.client_addr = NULL;
+		v1.o.timeout_ms = 0;
+		assert_int_equal(hl_tool_call(&out, ctx, t, "{\"timeout_s\":2}", &v1.o), 0);
+		v1.o.version = 3;
+		tu_assert_error(hl_tool_call(&out, ctx, t, NULL, &v1.o), HL_EINVALID, "hl_call_options version 3");
+	}
+	assert_string_equal(hl_log_level_name(HL_LOG_WARNING), "warning");
+	assert_null(hl_log_level_name(8));
+	assert_null(hl_log_level_name(-1));
+	assert_int_equal(hl_log_level_parse("emergency"), HL_LOG_EMERGENCY);
+	assert_int_equal(hl_log_level_parse("Warning"), -1);
+	assert_int_equal(hl_log_level_parse(NULL), -1);
+	hl_buf_dispose(&out);
+	tu_http_stop(&srv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_tools__register_invalid),
 		cmocka_unit_test_setup_teardown(test_tools__register_and_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tools__bad_handler_results, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tools__log_messages, setup, teardown),
 		/* The table, with the registered tools, still walks cleanly. */
 		cmocka_unit_test(test_tools__table_walk),
 	};

@@ -39,6 +39,26 @@ typedef struct {
 /** Progress callback: return non-zero to stop the tool, which then returns HL_EUSER. */
 typedef int (*hl_progress_cb)(const hl_progress *progress, void *payload);
 
+/** Severities of a tool's log messages (RFC 5424, as MCP's logging names them). */
+typedef enum {
+	HL_LOG_DEBUG = 0,
+	HL_LOG_INFO,
+	HL_LOG_NOTICE,
+	HL_LOG_WARNING,
+	HL_LOG_ERROR,
+	HL_LOG_CRITICAL,
+	HL_LOG_ALERT,
+	HL_LOG_EMERGENCY
+} hl_log_level;
+
+/**
+ * Log callback: what a tool is doing, for a person watching (the command an
+ * SSH tool runs and its exit status, each answer of a health check, the
+ * stages of an Ollama pull). logger names the part ("ssh", "health",
+ * "ollama"); message is one line of UTF-8, never a secret.
+ */
+typedef void (*hl_log_cb)(hl_log_level level, const char *logger, const char *message, void *payload);
+
 typedef struct {
 	unsigned int version;
 	hl_progress_cb progress;   /**< NULL: no progress reports */
@@ -46,10 +66,19 @@ typedef struct {
 	const char *principal;     /**< who calls, for the audit log; NULL: the context's */
 	const char *client_addr;   /**< where the call came from; NULL: "local" */
 	int timeout_ms;            /**< 0: the tool's default */
+	/* version 2 */
+	hl_log_cb log;             /**< NULL: no log messages */
+	void *log_payload;         /**< passed to log */
+	hl_log_level log_level;    /**< the least severe level log gets (0: debug, everything) */
 } hl_call_options;
 
-#define HL_CALL_OPTIONS_VERSION 1
+#define HL_CALL_OPTIONS_VERSION 2
 #define HL_CALL_OPTIONS_INIT { .version = HL_CALL_OPTIONS_VERSION }
+
+/** "debug", "info", ... "emergency"; NULL for a value out of range. */
+HL_EXTERN(const char *) hl_log_level_name(int level);
+/** The level of a name ("warning"), or -1 when it is not one. */
+HL_EXTERN(int) hl_log_level_parse(const char *name);
 
 /**
  * Walk the table: NULL gives the first tool, a tool gives the next one, NULL

@@ -7,6 +7,8 @@
 #include "schema.h"
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
 struct hl_tool {
@@ -181,8 +183,14 @@ int hl_tool_call(hl_buf *out, hl_ctx *ctx, const hl_tool *t, const char *args_js
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_tool_call: out, ctx and tool are required");
 	if (!opts)
 		opts = &defaults;
-	if (opts->version != HL_CALL_OPTIONS_VERSION)
+	if (opts->version == 1) {
+		/* version 1 ended before the log fields: read only what it has */
+		memcpy(&defaults, opts, offsetof(hl_call_options, log));
+		defaults.version = HL_CALL_OPTIONS_VERSION;
+		opts = &defaults;
+	} else if (opts->version != HL_CALL_OPTIONS_VERSION) {
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_call_options version %u is not supported", opts->version);
+	}
 	if ((err = parse_args(&args, t, args_json)) < 0)
 		return err;
 
@@ -211,6 +219,39 @@ int hl_tool_call(hl_buf *out, hl_ctx *ctx, const hl_tool *t, const char *args_js
 	hl_buf_dispose(out);
 	*out = text;
 	return 0;
+}
+
+static const char *const log_levels[] = { "debug", "info", "notice", "warning", "error", "critical", "alert",
+	                                       "emergency" };
+
+const char *hl_log_level_name(int level)
+{
+	return level >= 0 && level < (int)(sizeof(log_levels) / sizeof(log_levels[0])) ? log_levels[level] : NULL;
+}
+
+int hl_log_level_parse(const char *name)
+{
+	for (int i = 0; name && i < (int)(sizeof(log_levels) / sizeof(log_levels[0])); i++)
+		if (!strcmp(name, log_levels[i]))
+			return i;
+	return -1;
+}
+
+void hl_tool__log(const hl_call_options *opts, hl_log_level level, const char *logger, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!opts || !opts->log || level < opts->log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	hl__utf8_scrub(msg);
+	for (char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20)
+			*c = ' '; /* one line */
+	opts->log(level, logger, msg, opts->log_payload);
 }
 
 static bool valid_name(const char *name)

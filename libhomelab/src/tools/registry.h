@@ -19,6 +19,10 @@ typedef int (*hl_tool__fn)(hl_buf *out, hl_ctx *ctx, struct json_object *args, c
 
 /* JSON forms of inventory records, shared by the tool files: each writes one
  * object (the HL_S_* fragments of tools.def). */
+/* A log message of a tool to opts->log, when it takes that level. */
+void hl_tool__log(const hl_call_options *opts, hl_log_level level, const char *logger, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 void hl_tool__write_vm(hl_jw *w, const hl_vm *vm);
 void hl_tool__write_host(hl_jw *w, const hl_host *h);
 void hl_tool__write_service(hl_jw *w, const hl_service *s);

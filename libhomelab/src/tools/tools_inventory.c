@@ -401,11 +401,19 @@ int hl_tool__homelab_check_all_services(hl_buf *out, hl_ctx *ctx, struct json_ob
 		if ((err = hl_health__probe(&h, ctx, s, timeout_ms)) == HL_EINVALID) {
 			/* no URL to probe: a finding, not a failure of the whole check */
 			write_check(&w, s, NULL, hl_error_last()->message);
+			hl_tool__log(opts, HL_LOG_NOTICE, "health", "%.100s: not checked (%s)", s->name, hl_error_last()->message);
 			counts[3]++;
 			err = 0;
 		} else if (err == 0) {
 			write_check(&w, s, h, NULL);
 			counts[h->state]++;
+			if (h->http_status)
+				hl_tool__log(opts, h->state == HL_HEALTH_HEALTHY ? HL_LOG_INFO : HL_LOG_WARNING, "health",
+				             "%.100s: %s (HTTP %d in %.1f ms)", s->name, hl_health_state_name(h->state),
+				             (int)h->http_status, h->elapsed_ms);
+			else
+				hl_tool__log(opts, HL_LOG_WARNING, "health", "%.100s: %s (%.200s)", s->name,
+				             hl_health_state_name(h->state), h->error ? h->error : "no answer");
 		}
 		hl_health_free(h);
 	}

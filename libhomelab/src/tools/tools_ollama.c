@@ -249,6 +249,8 @@ static int audit_before(const hl_ollama__conn *c, const hl_call_options *opts, c
 		return hl__err(err, HL_ERROR_TOOL, "%s on %s not sent: the audit log could not be written: %s", action,
 		               c->target, msg);
 	}
+	hl_tool__log(opts, HL_LOG_INFO, "ollama", "%s on %.64s (%.200s): %.200s", action, c->target, c->endpoint,
+	             details);
 	return 0;
 }
 
@@ -275,6 +277,11 @@ static void audit_after(const hl_ollama__conn *c, const hl_call_options *opts, c
 		ev.details = details;
 	(void)hl_audit__record(c->ctx, &ev);
 	hl_buf_dispose(&d);
+	if (err == 0)
+		hl_tool__log(opts, HL_LOG_INFO, "ollama", "%s on %.64s: done", action, c->target);
+	else
+		hl_tool__log(opts, err == HL_EUSER ? HL_LOG_NOTICE : HL_LOG_ERROR, "ollama", "%s on %.64s: %s: %.300s",
+		             action, c->target, ev.result, msg);
 	if (err < 0)
 		hl__err(err, saved.klass, "%s", msg);
 }

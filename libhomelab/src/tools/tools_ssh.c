@@ -74,8 +74,20 @@ int hl_tool__whisper_ssh_command(hl_buf *out, hl_ctx *ctx, struct json_object *a
 	eo.payload = opts->payload;
 	eo.principal = opts->principal;
 	eo.client_addr = opts->client_addr;
-	if ((err = hl_ssh_exec(&r, ctx, target_arg(args, tbuf, sizeof(tbuf)), command, &eo)) < 0)
+	hl_tool__log(opts, HL_LOG_INFO, "ssh", "running on %.64s: %.300s", target_arg(args, tbuf, sizeof(tbuf)),
+	             command);
+	if ((err = hl_ssh_exec(&r, ctx, target_arg(args, tbuf, sizeof(tbuf)), command, &eo)) < 0) {
+		hl_tool__log(opts, HL_LOG_ERROR, "ssh", "not run: %s", hl_error_last()->message);
 		return err;
+	}
+	if (r->timed_out)
+		hl_tool__log(opts, HL_LOG_WARNING, "ssh", "%.64s: timed out after %.0f ms, ended", r->target, r->duration_ms);
+	else if (r->exit_status >= 0)
+		hl_tool__log(opts, r->exit_status ? HL_LOG_WARNING : HL_LOG_INFO, "ssh", "%.64s: exit status %d in %.0f ms",
+		             r->target, r->exit_status, r->duration_ms);
+	else
+		hl_tool__log(opts, HL_LOG_WARNING, "ssh", "%.64s: ended by signal %s", r->target,
+		             r->signal ? r->signal : "(unknown)");
 	hl_jw__init(&w, out);
 	hl_jw__obj(&w);
 	hl_jw__kstr(&w, "target", r->target);
