@@ -203,5 +203,6 @@ int cmd_tokens(struct cli *c, int argc, char **argv);
 int cmd_ssh(struct cli *c, int argc, char **argv);
 int cmd_ollama(struct cli *c, int argc, char **argv);
 int cmd_gpu(struct cli *c, int argc, char **argv);
+int cmd_files(struct cli *c, int argc, char **argv);
 
 #endif

@@ -90,7 +90,8 @@ static int show(struct cli *c, const char *tool, const char *id_key, const char 
 
 /* ------------------------------------------------------------------ vms --- */
 
-static const char *const vm_write_opts[] = { "id=", "name=", "ip=", "status=", "host=", "ssh-user=", "ssh-port=", NULL };
+static const char *const vm_write_opts[] = { "id=", "name=", "ip=", "status=", "host=", "ssh-user=", "ssh-port=",
+	                                             "file-root=", NULL };
 
 static int vm_spec(hl_vm_spec *spec, const struct cli_args *a)
 {
@@ -154,6 +155,16 @@ int cmd_vms(struct cli *c, int argc, char **argv)
 			return cli_fail(err);
 		snprintf(ref, sizeof(ref), "%lld", (long long)vm->vm_id);
 		hl_vm_free(vm);
+		{
+			/* --file-root PATH, repeatable: the roots of the file tools ("" clears) */
+			const char *roots[CLI_MAX_OPTS];
+			size_t n = 0;
+			for (int i = 0; i < a.nopts; i++)
+				if (!strcmp(a.names[i], "file-root="))
+					roots[n++] = a.values[i];
+			if (n && (err = hl_vm_set_file_roots(ctx, ref, roots, n)) < 0)
+				return cli_fail(err);
+		}
 		return show(c, "homelab_get_vm", "vm_id", "name", ref);
 	}
 	if (!strcmp(sub, "rm")) {

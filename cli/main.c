@@ -17,6 +17,7 @@ const struct cli_group cli_groups[] = {
 	  "vms show NAME|VMID\n"
 	  "vms add NAME [--id VMID] [--ip IP] [--status S] [--host H] [--ssh-user U] [--ssh-port P]\n"
 	  "vms set NAME|VMID [--name N] [--id VMID] [--ip IP] [--status S] [--host H] [--ssh-user U] [--ssh-port P]\n"
+	  "                                    [--file-root PATH ...]   roots of the file tools (\"\" clears: the SSH user's home)\n"
 	  "vms rm NAME|VMID [--force]          --force also removes the VM's services (never credentials)\n",
 	  cmd_vms },
 	{ "hosts", "list, show, add, change and remove Proxmox hosts",
@@ -91,6 +92,12 @@ const struct cli_group cli_groups[] = {
 	  "ollama create NAME -f MODELFILE [--target VM]   '-' reads the Modelfile from stdin\n"
 	  "                                   every subcommand takes --json (the tool's result)\n",
 	  cmd_ollama },
+	{ "files", "list, read and write files on a VM (SFTP, inside its allowed roots)",
+	  "files ls TARGET DIR\n"
+	  "files cat TARGET PATH               raw bytes to stdout (up to 16 MiB)\n"
+	  "files put TARGET PATH [--from LOCAL] [--create-parents] [--yes]   content from stdin without --from;\n"
+	  "                                    atomic; asks on a terminal\n",
+	  cmd_files },
 	{ "gpu", "GPU status of a VM (nvidia-smi over SSH)",
 	  "gpu [TARGET] [--json]               a row per GPU, its processes below it\n",
 	  cmd_gpu },

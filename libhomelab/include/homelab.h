@@ -21,6 +21,7 @@
 #include "homelab/modelfile.h"
 #include "homelab/gpu.h"
 #include "homelab/ssh.h"
+#include "homelab/sftp.h"
 #include "homelab/ollama.h"
 #include "homelab/resource.h"
 #include "homelab/prompt.h"

@@ -17,6 +17,7 @@
 	X(token_revoke)      /* token.c */ \
 	X(auth_refused)      /* homelab-mcpd: a refused token, scope or origin */ \
 	X(ssh_command)       /* ssh.c */ \
+	X(file_write)        /* sftp.c: whisper_write_file */ \
 	X(ollama_pull)       /* tools_ollama.c */ \
 	X(ollama_delete)     /* tools_ollama.c */ \
 	X(ollama_copy)       /* tools_ollama.c */ \

@@ -425,6 +425,12 @@ static int migrate_v4(hl_ctx *ctx)
 	return hl_audit__key_chain(ctx, ctx->db, ctx->path);
 }
 
+/* Migration 5: the allowed roots of the file tools per VM (sftp.c owns the table). */
+static int migrate_v5(hl_ctx *ctx)
+{
+	return hl_sftp__migrate(ctx);
+}
+
 /* Bring the schema to HL_SCHEMA_VERSION in one transaction. */
 static int migrate(hl_ctx *ctx, int from)
 {
@@ -440,6 +446,8 @@ static int migrate(hl_ctx *ctx, int from)
 	if (from < 3 && (err = migrate_v3(ctx)) < 0)
 		goto fail;
 	if (from < 4 && (err = migrate_v4(ctx)) < 0)
+		goto fail;
+	if (from < 5 && (err = migrate_v5(ctx)) < 0)
 		goto fail;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", HL_SCHEMA_VERSION);
 	if ((err = hl_db__exec(ctx, sql)) < 0)

@@ -8,7 +8,7 @@
 #include <sqlite3.h>
 
 /* The schema version this library creates and migrates to. */
-#define HL_SCHEMA_VERSION 4
+#define HL_SCHEMA_VERSION 5
 
 /* Turn a SQLite result into an hl error (code and message naming what). */
 int hl_db__error(hl_ctx *ctx, int rc, const char *what);
@@ -16,6 +16,8 @@ int hl_db__error(hl_ctx *ctx, int rc, const char *what);
 int hl_db__error_on(sqlite3 *db, const char *path, int rc, const char *what);
 int hl_db__prepare(hl_ctx *ctx, sqlite3_stmt **st, const char *sql);
 int hl_db__exec(hl_ctx *ctx, const char *sql);
+/* Migration 5 (sftp.c): the vm_file_roots table. */
+int hl_sftp__migrate(hl_ctx *ctx);
 
 /* Prepared statements cached per context: hl_db__stmt() hands out a ready
  * statement for sql, compiled once per context; give it back with

@@ -714,6 +714,31 @@ static void run_helper(ssh_session s, const char *command, int timeout_s)
 	ssh_channel_free(ch);
 }
 
+int hl_ssh__conn_exec(struct hl_ssh__conn *c, const char *command, int timeout_s, hl_buf *err_out)
+{
+	ssh_channel ch = ssh_channel_new(c->s);
+	double until = hl_ssh__now() + timeout_s;
+	char buf[1024];
+	int status = -1;
+
+	if (!ch)
+		return -1;
+	if (ssh_channel_open_session(ch) == SSH_OK && ssh_channel_request_exec(ch, command) == SSH_OK) {
+		while (hl_ssh__now() < until && !ssh_channel_is_eof(ch)) {
+			int n = ssh_channel_read_timeout(ch, buf, sizeof(buf), 1, 100);
+			if (n > 0 && err_out && err_out->size < 4096)
+				hl_buf__put(err_out, buf, (size_t)n);
+			if (n == SSH_ERROR || ssh_channel_read_timeout(ch, buf, sizeof(buf), 0, 0) == SSH_ERROR)
+				break;
+		}
+		if (ssh_channel_is_eof(ch))
+			status = ssh_channel_get_exit_status(ch);
+	}
+	ssh_channel_close(ch);
+	ssh_channel_free(ch);
+	return status;
+}
+
 /* End a command that must stop (timeout, callback): TERM to its process
  * group, a moment to go, then KILL, then close the channel. */
 static void end_command(ssh_event ev, ssh_session s, ssh_channel ch, struct exec_state *x)

@@ -58,6 +58,17 @@ void hl_ssh__release(struct hl_ssh__conn *c, bool keep);
 int hl_ssh__run(hl_ssh_result **out, hl_ctx *ctx, const struct hl_ssh__target *t, const char *command,
                 const hl_ssh_exec_options *opts);
 
+/* Run a short command on c's session and wait for it (at most timeout_s):
+ * its exit status, or -1. Its stderr goes to err_out (may be NULL). */
+int hl_ssh__conn_exec(struct hl_ssh__conn *c, const char *command, int timeout_s, hl_buf *err_out);
+
+/* sftp.c: the file tools' work (results as the tools' JSON). */
+int hl_sftp__list(hl_buf *out, hl_ctx *ctx, const char *target, const char *directory, const hl_call_options *opts);
+int hl_sftp__read(hl_buf *out, hl_ctx *ctx, const char *target, const char *file_path, size_t max_bytes,
+                  const hl_call_options *opts);
+int hl_sftp__write(hl_buf *out, hl_ctx *ctx, const char *target, const char *file_path, const unsigned char *data,
+                   size_t len, bool create_parents, const hl_call_options *opts);
+
 /* known_hosts.c: check the server key of a connected session against the
  * known_hosts file: 0, or HL_EAUTH naming the fingerprints and the command
  * that trusts it. */

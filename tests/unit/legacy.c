@@ -355,6 +355,8 @@ static void test_legacy__hostile_content(void **state)
 		{ "ollama_show_model", "{\"model_name\":\"x\",\"target\":\"203\"}" },
 		/* SSH to 127.0.2.203:22 (nothing listens); VM 200's ip is not an address (no DNS lookup) */
 		{ "whisper_gpu_status", "{\"target\":\"203\"}" }, { "whisper_gpu_status", "{\"target\":\"Whisper\"}" },
+		{ "whisper_list_files", "{\"directory\":\"/\",\"target\":\"203\"}" },
+		{ "whisper_read_file", "{\"file_path\":\"/etc/hostname\",\"target\":\"Whisper\"}" },
 	};
 	const char *path = make_legacy("hostile.db");
 	hl_ctx *ctx;

@@ -6,6 +6,7 @@
 #include "registry.h"
 #include "ssh.h"
 
+#include <sodium.h>
 #include <stdio.h>
 
 /* The target argument as text (a vm_id may come as a number); NULL when absent. */
@@ -165,4 +166,64 @@ out:
 	hl_ssh_result_free(ra);
 	hl_ssh__target_dispose(&t);
 	return err;
+}
+
+int hl_tool__whisper_list_files(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
+{
+	const char *dir;
+	char tbuf[32];
+	int err;
+
+	if ((err = plain_string(&dir, args, "directory")) < 0)
+		return err;
+	return hl_sftp__list(out, ctx, target_arg(args, tbuf, sizeof(tbuf)), dir, opts);
+}
+
+int hl_tool__whisper_read_file(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
+{
+	const char *path;
+	int64_t max = 0;
+	char tbuf[32];
+	int err;
+
+	if ((err = plain_string(&path, args, "file_path")) < 0)
+		return err;
+	hl_json__get_int(args, "max_bytes", &max);
+	return hl_sftp__read(out, ctx, target_arg(args, tbuf, sizeof(tbuf)), path, (size_t)max, opts);
+}
+
+int hl_tool__whisper_write_file(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
+{
+	struct json_object *v, *cp;
+	const char *path, *enc = hl_json__get_str(args, "encoding");
+	unsigned char *bin = NULL;
+	size_t len = 0;
+	char tbuf[32];
+	int err;
+
+	if ((err = plain_string(&path, args, "file_path")) < 0)
+		return err;
+	json_object_object_get_ex(args, "content", &v);
+	if (enc && !strcmp(enc, "base64")) {
+		const char *text = json_object_get_string(v);
+		size_t tlen = (size_t)json_object_get_string_len(v);
+		const char *end = NULL;
+		if (!(bin = hl__malloc(tlen / 4 * 3 + 3)))
+			return HL_ENOMEM;
+		/* whitespace (line breaks) is allowed between groups */
+		if (sodium_base642bin(bin, tlen / 4 * 3 + 3, text, tlen, " \t\r\n", &len, &end,
+		                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		    (end && *end)) {
+			free(bin);
+			return hl__err(HL_EINVALID, HL_ERROR_INVALID, "content: not valid base64");
+		}
+		err = hl_sftp__write(out, ctx, target_arg(args, tbuf, sizeof(tbuf)), path, bin, len,
+		                     json_object_object_get_ex(args, "create_parents", &cp) && json_object_get_boolean(cp),
+		                     opts);
+		free(bin);
+		return err;
+	}
+	return hl_sftp__write(out, ctx, target_arg(args, tbuf, sizeof(tbuf)), path,
+	                      (const unsigned char *)json_object_get_string(v), (size_t)json_object_get_string_len(v),
+	                      json_object_object_get_ex(args, "create_parents", &cp) && json_object_get_boolean(cp), opts);
 }
