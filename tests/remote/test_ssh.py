@@ -312,3 +312,84 @@ def test_ip_that_is_not_an_address_is_refused(lab, db):
     con.close()
     with pytest.raises(homelab.InvalidArgumentError, match="not an IP address"):
         lab.call("whisper_ssh_command", command="true")
+
+
+# ------------------------------------------------------------ credentials ---
+
+@pytest.fixture
+def vault_lab(db, trusted, sshd, tmp_path, monkeypatch):
+    """whisper's credentials in the vault: key auth with an encrypted key, its passphrase stored."""
+    key = homelab.generate_key()
+    monkeypatch.setenv("HOMELAB_DB_KEY", key)
+    monkeypatch.delenv("HOMELAB_SSH_KEY")   # only the credentials can log in
+    priv = keygen(tmp_path / "vm_key", passphrase="correct horse")
+    sshd.authorize(str(priv) + ".pub")
+    Cli(db).ok("creds", "set", "vm:whisper", "--user", "root", "--key-path", priv, "--auth-type", "key",
+               "--password", input="correct horse\n")
+    yield db, key, priv
+    monkeypatch.delenv("HOMELAB_DB_KEY")
+
+
+def test_login_with_vault_credentials(vault_lab):
+    db, key, _ = vault_lab
+    with homelab.Homelab(db, key=key) as hl:
+        hl.call("whisper_ssh_command", command="true")  # a fresh pool key (new credentials): one login
+        assert hl.call("whisper_ssh_command", command="whoami")["stdout"] == "root\n"
+    con = sqlite3.connect(db)
+    reads = con.execute("SELECT result, target_id FROM audit_log WHERE action = 'credential_read'").fetchall()
+    con.close()
+    assert reads and all(r[0] == "granted" for r in reads)
+
+
+def test_wrong_passphrase_is_named_not_shown(vault_lab, tmp_path):
+    db, key, priv = vault_lab
+    Cli(db).ok("creds", "set", "vm:whisper", "--password", input="wrong horse\n")
+    with homelab.Homelab(db, key=key) as hl:
+        with pytest.raises(homelab.AuthError) as e:
+            hl.call("whisper_ssh_command", command=f"touch {tmp_path}/ran")
+    msg = str(e.value)
+    assert "key (credentials)" in msg and str(priv) in msg and "passphrase" in msg
+    assert "wrong horse" not in msg and "correct horse" not in msg
+    assert not (tmp_path / "ran").exists()
+
+
+def test_locked_vault_runs_nothing(vault_lab, tmp_path, monkeypatch):
+    db, _, _ = vault_lab
+    monkeypatch.setenv("HOMELAB_DB_KEY", "")
+    with homelab.Homelab(db) as hl:
+        with pytest.raises(homelab.VaultLockedError):
+            hl.call("whisper_ssh_command", command=f"touch {tmp_path}/ran")
+    assert not (tmp_path / "ran").exists()
+
+
+def test_credentials_without_a_secret_need_no_vault(db, trusted, sshd, tmp_path, monkeypatch):
+    monkeypatch.delenv("HOMELAB_SSH_KEY")
+    priv = keygen(tmp_path / "plain_key")
+    sshd.authorize(str(priv) + ".pub")
+    Cli(db).ok("creds", "set", "vm:whisper", "--user", "root", "--key-path", priv,
+               env={"HOMELAB_DB_KEY": homelab.generate_key()})
+    monkeypatch.setenv("HOMELAB_DB_KEY", "")  # the vault stays locked: no secret is needed
+    with homelab.Homelab(db) as hl:
+        assert hl.call("whisper_ssh_command", command="echo k")["stdout"] == "k\n"
+
+
+def test_no_method_works_says_what_was_tried(db, trusted, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOMELAB_SSH_KEY", str(tmp_path / "missing_key"))
+    with homelab.Homelab(db) as hl:
+        with pytest.raises(homelab.AuthError) as e:
+            hl.call("whisper_ssh_command", command="true")
+    msg = str(e.value)
+    assert "login to whisper as root@127.0.0.1" in msg
+    assert "$HOMELAB_SSH_KEY" in msg and "missing_key" in msg and "ssh-agent: not running" in msg
+    assert "id_ed25519" in msg and "id_rsa" in msg
+
+
+def test_idle_sessions_close(lab, sshd, monkeypatch):
+    lab.call("whisper_ssh_command", command="true")
+    before = sshd.handshakes()
+    lab.call("whisper_ssh_command", command="true")
+    assert sshd.handshakes() == before
+    monkeypatch.setenv("HOMELAB_SSH_IDLE_S", "1")
+    time.sleep(1.2)
+    lab.call("whisper_ssh_command", command="true")
+    assert sshd.handshakes() == before + 1
