@@ -557,41 +557,40 @@ static void keep_bytes(struct exec_state *x, struct stream *st, const char *data
 	st->data[st->len] = '\0';
 }
 
-/* Report the last complete line of this chunk through the progress callback. */
+/* Report complete lines through the progress callback: each one, or only
+ * the last when a chunk brings more than REPORT_LINES_MAX (a flood of
+ * output must not become a flood of notifications). */
+#define REPORT_LINES_MAX 16
+
 static void report_lines(struct exec_state *x, struct stream *st, const char *data, size_t len)
 {
-	const char *last = NULL;
-	size_t last_len = 0;
+	size_t newlines = 0, seen = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\n') {
-			x->lines++;
-			last = st->line;
-			last_len = st->line_len;
-			if (last_len && st->line[last_len - 1] == '\r')
-				last_len--;
-			st->line[last_len] = '\0';
-			if (x->opts->progress) {
-				char copy[LINE_MAX_REPORT + 1];
-				memcpy(copy, last, last_len + 1);
-				/* one report per chunk: only the chunk's last line */
-				bool more = memchr(data + i + 1, '\n', len - i - 1) != NULL;
-				if (!more) {
-					hl_progress p = { copy, x->lines, 0 };
-					for (char *c = copy; *c; c++)
-						if ((unsigned char)*c < 0x20 && *c != '\t')
-							*c = ' ';
-					hl__utf8_scrub(copy);
-					if (x->opts->progress(&p, x->opts->payload) != 0)
-						x->stop = true;
-				}
-			}
-			st->line_len = 0;
-		} else if (st->line_len < LINE_MAX_REPORT) {
-			st->line[st->line_len++] = data[i];
+	if (x->opts->progress)
+		for (size_t i = 0; i < len; i++)
+			newlines += data[i] == '\n';
+	for (size_t i = 0; i < len && !x->stop; i++) {
+		if (data[i] != '\n') {
+			if (st->line_len < LINE_MAX_REPORT)
+				st->line[st->line_len++] = data[i];
+			continue;
 		}
+		x->lines++;
+		seen++;
+		if (st->line_len && st->line[st->line_len - 1] == '\r')
+			st->line_len--;
+		st->line[st->line_len] = '\0';
+		if (x->opts->progress && (newlines <= REPORT_LINES_MAX || seen == newlines)) {
+			hl_progress p = { st->line, x->lines, 0 };
+			for (char *c = st->line; *c; c++)
+				if ((unsigned char)*c < 0x20 && *c != '\t')
+					*c = ' ';
+			hl__utf8_scrub(st->line);
+			if (x->opts->progress(&p, x->opts->payload) != 0)
+				x->stop = true;
+		}
+		st->line_len = 0;
 	}
-	(void)last;
 }
 
 /* Take the pid line off the front of stderr. Returns how many bytes of
