@@ -26,9 +26,13 @@ char *hl_ssh__known_hosts_path(void)
 
 	if (kh && *kh)
 		return hl__strdup(kh);
+	char tmp[4096];
+	struct passwd pw, *res = NULL;
+
 	if (!home || !*home) {
-		struct passwd *pw = getpwuid(getuid());
-		home = pw ? pw->pw_dir : NULL;
+		/* getpwuid_r: another thread may be looking up users too */
+		if (getpwuid_r(getuid(), &pw, tmp, sizeof(tmp), &res) == 0 && res)
+			home = res->pw_dir;
 	}
 	if (!home || !*home)
 		return NULL;

@@ -393,3 +393,22 @@ def test_idle_sessions_close(lab, sshd, monkeypatch):
     time.sleep(1.2)
     lab.call("whisper_ssh_command", command="true")
     assert sshd.handshakes() == before + 1
+
+
+def test_password_credentials_refused_without_showing_it(db, trusted, monkeypatch, tmp_path):
+    # the private sshd takes keys only: the password login is refused, and said so
+    key = homelab.generate_key()
+    monkeypatch.setenv("HOMELAB_DB_KEY", key)
+    Cli(db).ok("creds", "set", "vm:whisper", "--user", "root", "--auth-type", "password", "--password",
+               input="hunter2-secret\n")
+    with homelab.Homelab(db, key=key) as hl:
+        with pytest.raises(homelab.AuthError) as e:
+            hl.call("whisper_ssh_command", command=f"touch {tmp_path}/ran")
+    msg = str(e.value)
+    assert "password (credentials of vm:whisper)" in msg and "hunter2" not in msg
+    assert not (tmp_path / "ran").exists()
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM audit_log WHERE action = 'credential_read' AND result = 'granted'"
+                       ).fetchone()[0] >= 1
+    assert "hunter2" not in " ".join(r[0] or "" for r in con.execute("SELECT details FROM audit_log"))
+    con.close()
