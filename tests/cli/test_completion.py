@@ -4,6 +4,7 @@ them, a real bash with bash-completion completes `homelab vms show qua<TAB>`,
 and cmake --install puts the script where bash-completion looks."""
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -150,3 +151,32 @@ def test_cmake_install_puts_the_script_where_bash_completion_looks(tmp_path):
     installed = tmp_path / "p" / "share" / "bash-completion" / "completions" / "homelab"
     assert installed.read_text() == subprocess.run([HOMELAB, "completion", "bash"], capture_output=True,
                                                    text=True).stdout
+
+
+def test_zsh_parses_the_script_and_completes_names(lab, tmp_path):
+    fdir, zdot = tmp_path / "zfunc", tmp_path / "zdot"
+    fdir.mkdir()
+    zdot.mkdir()
+    (fdir / "_homelab").write_text(lab.ok("completion", "zsh", db=False).out)
+    r = subprocess.run(["zsh", "-n", str(fdir / "_homelab")], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    os.symlink(os.path.abspath(HOMELAB), bindir / "homelab")
+    (zdot / ".zshrc").write_text(f"PS1='%% '\nfpath=({fdir} $fpath)\nautoload -Uz compinit && compinit -u -D\n"
+                                 f"export PATH={bindir}:$PATH\nexport HOMELAB_DB_PATH={lab.db}\n")
+    s = term.Shell.__new__(term.Shell)
+    s.pid, s.fd = term.spawn([shutil.which("zsh"), "-i"], cols=200, env={"ZDOTDIR": str(zdot)})
+    s.buf, s.status = b"", None
+    try:
+        s.expect("% ")
+        s.send("homelab vms show qua\t")
+        s.expect("homelab vms show quasar")
+        s.send("\x15homelab serv\t")
+        s.expect("homelab services ")
+        s.send("\x15homelab tools schema homelab_get_h\t")
+        s.expect("homelab_get_host")
+        s.send("\x15exit\r")
+        s.wait()
+    finally:
+        s.close()

@@ -4,6 +4,7 @@ written 0600 and recalled, lines with a password left out; help; Ctrl-C
 stops a long command (the checks end, nothing keeps running) and returns to
 the prompt; a failed command marks the prompt; Ctrl-D exits."""
 import os
+import signal
 import socket
 import stat
 import sys
@@ -14,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import term
+from term import HOMELAB
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ollama"))
 from ollama_double import OllamaDouble  # noqa: E402
@@ -255,3 +257,48 @@ def test_ctrl_c_stops_a_long_command_and_returns_to_the_prompt(lab):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@pytest.fixture
+def ollama_lab(hl):
+    hl.ok("db", "init")
+    hl.ok("vms", "add", "whisper", "--ip", "127.0.0.1")
+    with OllamaDouble() as double:
+        hl.ok("services", "add", "ollama", "--vm", "whisper", "--url", double.url)
+        yield hl, double
+
+
+def test_ctrl_c_stops_a_pull_in_the_shell(ollama_lab):
+    hl, double = ollama_lab
+    s = Shell(hl)
+    try:
+        s.send("ollama pull slow\r")
+        s.expect("pulling [0-9a-f]{12}")  # the bar is drawn
+        s.send("\x03")
+        out = s.expect(r"homelab\[130\]> ", timeout=5)
+        assert "pulled slow" not in out and "interrupted" in out
+        time.sleep(2.5)  # the whole pull takes about 2 s: it would be done by now
+        assert "slow:latest" not in double.models  # ended, not left running
+        s.send("ollama ls\r")
+        out = s.expect("homelab> ")
+        assert "gemma:2b" in out and "slow" not in out.split("ollama ls", 1)[1]
+        s.send("exit\r")
+        s.wait()
+    finally:
+        s.close()
+
+
+def test_ctrl_c_stops_a_pull_on_the_command_line(ollama_lab):
+    hl, double = ollama_lab
+    pid, fd = term.spawn([HOMELAB, "--db", hl.db, "ollama", "pull", "slow"], env={"XDG_STATE_HOME": hl.state})
+    s = term.Shell.__new__(term.Shell)
+    s.pid, s.fd, s.buf, s.status = pid, fd, b"", None
+    try:
+        s.expect("pulling [0-9a-f]{12}")
+        os.kill(pid, signal.SIGINT)
+        assert s.wait(5) == 130
+        assert "interrupted" in s.text() and "pulled slow" not in s.text()
+        time.sleep(2.5)
+        assert "slow:latest" not in double.models
+    finally:
+        s.close()
