@@ -29,12 +29,16 @@ enum {
 	RPC_INTERNAL_ERROR = -32603
 };
 
-/* A pool of library contexts: each request borrows one (an hl_ctx is used by
- * one thread at a time), so worker threads never share one. */
+/* Library contexts: each thread keeps its own (an hl_ctx is used by one
+ * thread at a time), so worker threads never share one and never wait for
+ * one; a nested borrow comes from the shared free list. pool_destroy() only
+ * after every thread that used the pool has stopped. */
 struct ctx_pool {
 	pthread_mutex_t lock;
 	hl_ctx *free[64];
 	int nfree;
+	hl_ctx *thread[512];  /* the threads' own contexts, freed by pool_destroy() */
+	int nthread;
 	const char *db_path;
 };
 

@@ -8,17 +8,26 @@
 #include <stdio.h>
 #include <string.h>
 
-hl_ctx *pool_get(struct ctx_pool *p)
+/*
+ * Each thread keeps one context of its own (a SQLite connection with its
+ * prepared statements): a worker answers request after request on it with
+ * no lock and no hand-off between threads. Statements are reset when given
+ * back (hl_db__release) and every read is its own transaction, so a kept
+ * connection holds no snapshot between requests and sees what another
+ * process committed (tests/mcp/test_hotpath.py). A thread that asks again
+ * while its own context is lent (nested use) borrows from the shared list.
+ */
+static _Thread_local struct {
+	struct ctx_pool *pool;
+	hl_ctx *ctx;
+	bool lent;
+} mine;
+
+static hl_ctx *open_ctx(struct ctx_pool *p)
 {
 	hl_ctx_options opts = HL_CTX_OPTIONS_INIT;
 	hl_ctx *ctx = NULL;
 
-	pthread_mutex_lock(&p->lock);
-	if (p->nfree > 0)
-		ctx = p->free[--p->nfree];
-	pthread_mutex_unlock(&p->lock);
-	if (ctx)
-		return ctx;
 	opts.db_path = p->db_path;
 	opts.flags = HL_CTX_NO_CREATE;
 	if (hl_ctx_open(&ctx, &opts) < 0)
@@ -26,8 +35,46 @@ hl_ctx *pool_get(struct ctx_pool *p)
 	return ctx;
 }
 
+hl_ctx *pool_get(struct ctx_pool *p)
+{
+	hl_ctx *ctx = NULL;
+	bool keep = false;
+
+	if (mine.pool == p && mine.ctx && !mine.lent) {
+		mine.lent = true;
+		return mine.ctx;
+	}
+	pthread_mutex_lock(&p->lock);
+	if (mine.pool != p && p->nthread < (int)(sizeof(p->thread) / sizeof(p->thread[0])))
+		keep = true; /* this thread's first: open its own (registered below) */
+	else if (p->nfree > 0)
+		ctx = p->free[--p->nfree];
+	pthread_mutex_unlock(&p->lock);
+	if (ctx)
+		return ctx;
+	if (!(ctx = open_ctx(p)))
+		return NULL;
+	if (keep) {
+		pthread_mutex_lock(&p->lock);
+		if (p->nthread < (int)(sizeof(p->thread) / sizeof(p->thread[0]))) {
+			p->thread[p->nthread++] = ctx;
+			mine.pool = p;
+			mine.ctx = ctx;
+			mine.lent = true;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	return ctx;
+}
+
 void pool_put(struct ctx_pool *p, hl_ctx *ctx)
 {
+	if (!ctx)
+		return;
+	if (mine.pool == p && ctx == mine.ctx) {
+		mine.lent = false;
+		return;
+	}
 	pthread_mutex_lock(&p->lock);
 	if (p->nfree < (int)(sizeof(p->free) / sizeof(p->free[0]))) {
 		p->free[p->nfree++] = ctx;
@@ -37,12 +84,17 @@ void pool_put(struct ctx_pool *p, hl_ctx *ctx)
 	hl_ctx_free(ctx);
 }
 
+/* After every thread that used the pool has stopped. */
 void pool_destroy(struct ctx_pool *p)
 {
 	pthread_mutex_lock(&p->lock);
 	while (p->nfree > 0)
 		hl_ctx_free(p->free[--p->nfree]);
+	while (p->nthread > 0)
+		hl_ctx_free(p->thread[--p->nthread]);
 	pthread_mutex_unlock(&p->lock);
+	if (mine.pool == p)
+		mine.pool = NULL, mine.ctx = NULL;
 }
 
 void metrics_count(struct metrics *m, uint64_t *counter)
