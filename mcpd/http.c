@@ -121,27 +121,58 @@ static void count_status(struct http *h, int status)
 	metrics_count(&h->d->metrics, &h->d->metrics.http_requests[cls]);
 }
 
-static void add_cors(struct mg_connection *c, struct http *h);
+static size_t cors_headers(char *out, size_t len, struct mg_connection *c, struct http *h);
 
-/* Send a whole response. extra: "Name: value" pairs, NULL-terminated. */
+/*
+ * Send a whole response. extra: "Name: value" pairs, NULL-terminated.
+ * The status line, the headers and the body go out in one write: CivetWeb's
+ * mg_response_header_send() sends each header line with a send() of its own,
+ * and with tcp_nodelay each is a TCP segment (8 per answer, the largest cost
+ * of the daemon under load: bench/README.md). Date and Connection are the
+ * ones CivetWeb would add; Connection says what CivetWeb will do after the
+ * handler returns (close after a 401, or when the client asked for it).
+ */
 static int send_reply(struct mg_connection *c, struct http *h, int status, const char *ctype, const char *body,
                       const char *const *extra)
 {
-	char len[32];
-	size_t n = body ? strlen(body) : 0;
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	const char *conn_hdr = mg_get_header(c, "Connection");
+	size_t n = body ? strlen(body) : 0, cap = 1024, used = 0;
+	char date[64], *buf;
+	struct tm tm;
+	time_t now = time(NULL);
+	bool keep = status != 401 && (conn_hdr ? strcasestr(conn_hdr, "keep-alive") != NULL
+	                                       : ri->http_version && !strcmp(ri->http_version, "1.1"));
 
-	mg_response_header_start(c, status);
+	for (const char *const *e = extra; e && e[0]; e += 2)
+		cap += strlen(e[0]) + strlen(e[1]) + 4;
+	cap += mg_get_header(c, "Origin") ? strlen(mg_get_header(c, "Origin")) + 128 : 0;
+	if (!(buf = malloc(cap + n))) {
+		count_status(h, 500);
+		return -1;
+	}
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&now, &tm));
+	used += (size_t)snprintf(buf + used, cap - used, "HTTP/1.1 %d %s\r\n", status, mg_get_response_code_text(c, status));
 	if (ctype)
-		mg_response_header_add(c, "Content-Type", ctype, -1);
-	snprintf(len, sizeof(len), "%zu", n);
-	mg_response_header_add(c, "Content-Length", len, -1);
-	mg_response_header_add(c, "Cache-Control", "no-store", -1);
-	add_cors(c, h);
+		used += (size_t)snprintf(buf + used, cap - used, "Content-Type: %s\r\n", ctype);
+	used += (size_t)snprintf(buf + used, cap - used, "Content-Length: %zu\r\nCache-Control: no-store\r\n", n);
+	used += cors_headers(buf + used, cap - used, c, h);
 	for (; extra && extra[0]; extra += 2)
-		mg_response_header_add(c, extra[0], extra[1], -1);
-	send_headers(c);
+		used += (size_t)snprintf(buf + used, cap - used, "%s: %s\r\n", extra[0], extra[1]);
+	used += (size_t)snprintf(buf + used, cap - used, "Date: %s\r\nConnection: %s\r\n\r\n", date,
+	                         keep ? "keep-alive" : "close");
+	if (used >= cap) {
+		/* cannot happen: cap counts every part */
+		free(buf);
+		count_status(h, 500);
+		return -1;
+	}
 	if (n)
-		mg_write(c, body, n);
+		memcpy(buf + used, body, n);
+	mg_write(c, buf, used + n);
+	/* the body may carry a secret (homelab_get_credentials) */
+	explicit_bzero(buf, used + n);
+	free(buf);
 	count_status(h, status);
 	return status;
 }
@@ -374,6 +405,19 @@ static void add_cors(struct mg_connection *c, struct http *h)
 	mg_response_header_add(c, "Access-Control-Allow-Origin", origin, -1);
 	mg_response_header_add(c, "Access-Control-Expose-Headers", "Mcp-Session-Id, WWW-Authenticate", -1);
 	mg_response_header_add(c, "Vary", "Origin", -1);
+}
+
+/* The same headers as text (for send_reply); their length. */
+static size_t cors_headers(char *out, size_t len, struct mg_connection *c, struct http *h)
+{
+	const char *origin = mg_get_header(c, "Origin");
+	int n;
+
+	if (!origin || !strcmp(origin, "null") || !origin_allowed(h, origin))
+		return 0;
+	n = snprintf(out, len, "Access-Control-Allow-Origin: %s\r\n"
+	             "Access-Control-Expose-Headers: Mcp-Session-Id, WWW-Authenticate\r\nVary: Origin\r\n", origin);
+	return n > 0 ? (size_t)n : 0;
 }
 
 /* A CORS preflight (OPTIONS) from an allowed origin. It carries no token:
