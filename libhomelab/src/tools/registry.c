@@ -5,6 +5,7 @@
  */
 #include "registry.h"
 #include "schema.h"
+#include "../db.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -195,8 +196,21 @@ int hl_tool_call(hl_buf *out, hl_ctx *ctx, const hl_tool *t, const char *args_js
 		return err;
 
 	hl_error_clear();
+	/* A built-in tool that only reads the inventory (read-only, not audited,
+	 * no network) runs in one read transaction: its queries see one
+	 * snapshot, and SQLite takes its locks once instead of once per
+	 * statement (homelab_lookup_ip ran 4 statements, each its own
+	 * transaction). The transaction ends before the result is returned, so
+	 * nothing stays open between calls. Not when the caller has one open. */
+	bool one_read = t->fn && ctx->db && (t->flags & (HL_TOOL_READONLY | HL_TOOL_AUDITED | HL_TOOL_OPEN_WORLD)) ==
+	                HL_TOOL_READONLY && sqlite3_get_autocommit(ctx->db) &&
+	                sqlite3_exec(ctx->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
 	if (t->fn) {
 		err = t->fn(&text, ctx, args, opts);
+		if (one_read && !sqlite3_get_autocommit(ctx->db))
+			sqlite3_exec(ctx->db, "COMMIT", NULL, NULL, NULL);
+		if (one_read && !sqlite3_get_autocommit(ctx->db))
+			sqlite3_exec(ctx->db, "ROLLBACK", NULL, NULL, NULL);
 		if (err > 0)
 			err = HL_ERROR;
 		if (err == 0 && (!text.ptr || text.ptr[0] != '{'))
