@@ -33,6 +33,11 @@ struct hl_ctx {
 	struct hl_audit_key *audit_key; /* the chain's key (sodium memory); NULL until first use */
 	int busy_timeout_ms;
 	struct hl_stmt_cache *stmts;  /* prepared statements (db.c, hl_db__stmt) */
+	/* API tokens (token.c): the last verified token, and the database's
+	 * data_version as the last token read on this connection saw it */
+	struct hl_token__cached *token_cache;
+	long long token_version;
+	unsigned long long token_version_ns; /* CLOCK_MONOTONIC of that read; 0: none */
 };
 
 /* Set the thread's last error and return code. */

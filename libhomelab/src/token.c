@@ -534,6 +534,134 @@ out:
 	return err;
 }
 
+/*
+ * The cache of verified tokens: per context (so per connection), the last
+ * token verified, keyed by the hash of the presented text. A hit needs all
+ * of: the same hash (compared in constant time), filled less than
+ * CACHE_TTL_NS ago, a hl_token_count() on this context since the last
+ * verification and less than VERSION_FRESH_NS ago, and nothing committed
+ * to the database between the cached verification's read and that count's
+ * (PRAGMA data_version changes with every commit of another connection,
+ * whatever the process; sqlite3_total_changes() with this connection's
+ * own). So a verification answers from the cache only right after a fresh
+ * read of the database: homelab-mcpd counts the tokens just before it
+ * verifies one, on the same context, and a token revoked by another
+ * process is refused on the very next request. A verification without a
+ * count before it always reads the row. Expiry is checked on every hit.
+ * Any failure drops the entry.
+ */
+#define CACHE_TTL_NS (5ull * 1000000000u)
+#define VERSION_FRESH_NS (250ull * 1000000u)
+#define DATA_VERSION "(SELECT data_version FROM pragma_data_version)"
+
+struct hl_token__cached {
+	unsigned char hash[HL_TOKEN_HASH_BYTES];
+	hl_token *token;
+	long long version;      /* data_version when filled */
+	long long own_changes;  /* sqlite3_total_changes() when filled */
+	unsigned long long filled_ns;
+};
+
+static unsigned long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000u + (unsigned long long)ts.tv_nsec;
+}
+
+static void saw_version(hl_ctx *ctx, long long version)
+{
+	ctx->token_version = version;
+	ctx->token_version_ns = mono_ns();
+}
+
+static void cache_drop(hl_ctx *ctx)
+{
+	if (!ctx->token_cache)
+		return;
+	hl_token_free(ctx->token_cache->token);
+	sodium_memzero(ctx->token_cache, sizeof(*ctx->token_cache));
+	free(ctx->token_cache);
+	ctx->token_cache = NULL;
+}
+
+void hl_token__ctx_free(hl_ctx *ctx)
+{
+	cache_drop(ctx);
+}
+
+static hl_token *token_dup(const hl_token *t)
+{
+	hl_token *c = hl__calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->revoked = t->revoked;
+	if (!(c->id = hl__strdup(t->id)) || !(c->name = hl__strdup(t->name)) || !(c->scopes = hl__strdup(t->scopes)) ||
+	    (t->created && !(c->created = hl__strdup(t->created))) ||
+	    (t->last_used && !(c->last_used = hl__strdup(t->last_used))) ||
+	    (t->expires && !(c->expires = hl__strdup(t->expires)))) {
+		hl_token_free(c);
+		hl__oom();
+		return NULL;
+	}
+	return c;
+}
+
+/* The cached token for hash, if the cache may answer now; else NULL. */
+static const hl_token *cache_hit(hl_ctx *ctx, const unsigned char hash[HL_TOKEN_HASH_BYTES])
+{
+	const struct hl_token__cached *c = ctx->token_cache;
+	unsigned long long now = mono_ns();
+
+	if (!c || sodium_memcmp(c->hash, hash, HL_TOKEN_HASH_BYTES) != 0)
+		return NULL;
+	if (now - c->filled_ns >= CACHE_TTL_NS || !ctx->token_version_ns || now - ctx->token_version_ns >= VERSION_FRESH_NS ||
+	    ctx->token_version != c->version || sqlite3_total_changes64(ctx->db) != c->own_changes) {
+		cache_drop(ctx);
+		return NULL;
+	}
+	return c->token;
+}
+
+static void cache_fill(hl_ctx *ctx, const unsigned char hash[HL_TOKEN_HASH_BYTES], const hl_token *t,
+                       long long version)
+{
+	struct hl_token__cached *c;
+
+	cache_drop(ctx);
+	if (!(c = calloc(1, sizeof(*c))) || !(c->token = token_dup(t))) {
+		free(c);
+		hl_error_clear(); /* only a cache: the verification stands */
+		return;
+	}
+	memcpy(c->hash, hash, HL_TOKEN_HASH_BYTES);
+	c->version = version;
+	c->own_changes = sqlite3_total_changes64(ctx->db);
+	c->filled_ns = mono_ns();
+	ctx->token_cache = c;
+}
+
+/* Is t expired now? err set (and true) if so. */
+static bool expired(const hl_token *t)
+{
+	char now[32];
+
+	time_text(now, 0);
+	/* An expiry that is not a time fails closed. */
+	if (t->expires && !well_formed_time(t->expires)) {
+		hl__err(HL_EAUTH, HL_ERROR_VAULT, "API token '%s' (id %s) expired (its expiry is not a time)", t->name,
+		        t->id);
+		return true;
+	}
+	if (t->expires && strcmp(now, t->expires) >= 0) {
+		hl__err(HL_EAUTH, HL_ERROR_VAULT, "API token '%s' (id %s) expired at %s UTC", t->name, t->id, t->expires);
+		return true;
+	}
+	return false;
+}
+
 int hl_token_count(hl_ctx *ctx, int64_t *out)
 {
 	sqlite3_stmt *st = NULL;
@@ -544,12 +672,13 @@ int hl_token_count(hl_ctx *ctx, int64_t *out)
 	*out = 0;
 	if (!have_table(ctx))
 		return 0;
-	if ((err = hl_db__stmt(ctx, &st, "SELECT count(*) FROM api_tokens")) < 0)
+	if ((err = hl_db__stmt(ctx, &st, "SELECT count(*), " DATA_VERSION " FROM api_tokens")) < 0)
 		return err;
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		*out = sqlite3_column_int64(st, 0);
-	else
+		saw_version(ctx, sqlite3_column_int64(st, 1));
+	} else
 		err = hl_db__error(ctx, rc, "count API tokens");
 	hl_db__release(ctx, st);
 	return err;
@@ -665,7 +794,8 @@ int hl_token_verify(hl_token **out, hl_ctx *ctx, const char *presented)
 	unsigned char hash[HL_TOKEN_HASH_BYTES], stored[HL_TOKEN_HASH_BYTES];
 	sqlite3_stmt *st = NULL;
 	hl_token *t = NULL;
-	char now[32];
+	const hl_token *cached;
+	long long version = 0;
 	bool found = false, match;
 	int rc, err;
 
@@ -677,9 +807,20 @@ int hl_token_verify(hl_token **out, hl_ctx *ctx, const char *presented)
 		return err;
 	if ((err = hl_token__parse(&p, presented)) < 0)
 		return err;
+	hl_token__hash(hash, p.id, p.secret);
+	if ((cached = cache_hit(ctx, hash))) {
+		if (expired(cached)) {
+			err = HL_EAUTH;
+			cache_drop(ctx);
+		} else if (out && !(*out = token_dup(cached))) {
+			err = HL_ENOMEM;
+		}
+		goto done;
+	}
 	memcpy(stored, nothing, sizeof(stored));
 	if (have_table(ctx)) {
-		if ((err = hl_db__stmt(ctx, &st, "SELECT hash, " TOKEN_COLS " FROM api_tokens WHERE id = ?1")) < 0)
+		if ((err = hl_db__stmt(ctx, &st, "SELECT hash, " TOKEN_COLS ", " DATA_VERSION
+		                                 " FROM api_tokens WHERE id = ?1")) < 0)
 			goto out;
 		sqlite3_bind_text(st, 1, p.id, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
@@ -689,6 +830,7 @@ int hl_token_verify(hl_token **out, hl_ctx *ctx, const char *presented)
 				memcpy(stored, blob, sizeof(stored));
 				found = true;
 			}
+			version = sqlite3_column_int64(st, 8);
 			if ((err = read_token(&t, st, 1)) < 0)
 				goto out;
 		} else if (rc != SQLITE_DONE) {
@@ -698,7 +840,6 @@ int hl_token_verify(hl_token **out, hl_ctx *ctx, const char *presented)
 	}
 	/* The same work whether or not the id exists; the secret decides
 	 * before anything else about the token is said. */
-	hl_token__hash(hash, p.id, p.secret);
 	match = sodium_memcmp(hash, stored, sizeof(hash)) == 0;
 	if (!found || !match) {
 		err = hl__err(HL_EAUTH, HL_ERROR_VAULT, "unknown API token (id %s)", p.id);
@@ -708,28 +849,26 @@ int hl_token_verify(hl_token **out, hl_ctx *ctx, const char *presented)
 		err = hl__err(HL_EAUTH, HL_ERROR_VAULT, "API token '%s' (id %s) was revoked", t->name, t->id);
 		goto out;
 	}
-	time_text(now, 0);
-	/* An expiry that is not a time fails closed. */
-	if (t->expires && !well_formed_time(t->expires)) {
-		err = hl__err(HL_EAUTH, HL_ERROR_VAULT, "API token '%s' (id %s) expired (its expiry is not a time)",
-		              t->name, t->id);
-		goto out;
-	}
-	if (t->expires && strcmp(now, t->expires) >= 0) {
-		err = hl__err(HL_EAUTH, HL_ERROR_VAULT, "API token '%s' (id %s) expired at %s UTC", t->name, t->id,
-		              t->expires);
+	if (expired(t)) {
+		err = HL_EAUTH;
 		goto out;
 	}
 	hl_db__release(ctx, st);
 	st = NULL;
 	touch(ctx, t);
+	/* after touch(): its own write is in total_changes already */
+	cache_fill(ctx, hash, t, version);
 	if (out) {
 		*out = t;
 		t = NULL;
 	}
 out:
+	if (err < 0)
+		cache_drop(ctx);
 	hl_db__release(ctx, st);
 	hl_token_free(t);
+done:
+	ctx->token_version_ns = 0; /* the next hit needs a new count */
 	sodium_memzero(&p, sizeof(p));
 	sodium_memzero(hash, sizeof(hash));
 	return err;

@@ -38,4 +38,7 @@ void hl_token__hash(unsigned char out[HL_TOKEN_HASH_BYTES], const char *id,
  * HL_EINVALID "scopes: ..." for an empty list or a bad scope. */
 int hl_token__parse_scopes(char **out, const char *scopes);
 
+/* Free the context's cache of verified tokens (hl_ctx_free). */
+void hl_token__ctx_free(hl_ctx *ctx);
+
 #endif

@@ -196,3 +196,22 @@ def test_concurrent_readers_while_another_process_writes(start_daemon, demo_db):
         for t in threads:
             t.join(60)
     assert not failures, failures[:3]
+
+
+def test_an_expiry_set_by_another_process_is_enforced_on_the_next_request(start_daemon, demo_db):
+    """Another process moves a token's expiry into the past (the CLI has no
+    command for it: plain SQL, as any other writer could): the next request
+    with it is refused, though its verification was just cached."""
+    import sqlite3
+    token = H.create_token(demo_db, "expiring", "inventory:read")
+    d = start_daemon(db=demo_db)
+    c = Client(d.port, token)
+    for _ in range(5):
+        assert c.call("homelab_get_vm", {"name": "whisper"})[0] == 200
+    db = sqlite3.connect(demo_db)
+    db.execute("UPDATE api_tokens SET expires = '2000-01-01 00:00:00' WHERE name = 'expiring'")
+    db.commit()
+    db.close()
+    st, body = c.call("homelab_get_vm", {"name": "whisper"})
+    assert st == 401 and b"expired" in body, (st, body)
+    c.close()
