@@ -108,14 +108,32 @@ int hl_ssh__resolve(struct hl_ssh__target *t, hl_ctx *ctx, const char *target)
 		err = HL_ENOMEM;
 		goto out;
 	}
-	/* The credential's metadata (no password, so no audit): the password
-	 * itself is read through the vault only when a login needs it. */
+	/* The credential's fields (no password, so no audit): the password
+	 * itself is read through the vault only when a login needs it. The
+	 * user name, key path and auth type decide where the login goes, so
+	 * they are checked against their seal first (hl_vault_check): a key
+	 * path changed with plain SQL is refused, never used. */
 	if ((err = hl_vault_list(&creds, ctx, "vm")) < 0)
 		goto out;
 	for (size_t i = 0; i < creds->count; i++) {
-		const hl_credential *c = creds->items[i];
+		hl_credential *c = creds->items[i], *checked = NULL;
+		char ref[32];
 		if (c->target_id != vm->vm_id)
 			continue;
+		snprintf(ref, sizeof(ref), "vm:%lld", (long long)vm->vm_id);
+		if ((err = hl_vault_check(&checked, ctx, ref, NULL)) == 0) {
+			hl_credential_free(c);
+			creds->items[i] = c = checked;
+		} else if (err == HL_ELOCKED && !c->sealed) {
+			/* a row of an older format and no key: nothing to check it with */
+			err = 0;
+		} else if (err == HL_ELOCKED) {
+			err = hl__err(HL_ELOCKED, HL_ERROR_VAULT, "target '%.100s': the credentials of VM %s are sealed in the "
+			              "vault and cannot be checked without its key (set HOMELAB_DB_KEY)", target, vm->name);
+			goto out;
+		} else {
+			goto out; /* tampered with, or the audit of the refusal: never used */
+		}
 		t->cred_id = c->id;
 		t->cred_secret = c->format != HL_CRED_FORMAT_NONE;
 		if ((c->username && !(t->user = hl__strdup(c->username))) ||

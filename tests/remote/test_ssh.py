@@ -363,14 +363,50 @@ def test_locked_vault_runs_nothing(vault_lab, tmp_path, monkeypatch):
 
 
 def test_credentials_without_a_secret_need_no_vault(db, trusted, sshd, tmp_path, monkeypatch):
+    """A key path the Python server stored (no password, nothing sealed it)
+    is used with the vault locked: there is no secret to read and no seal to
+    check."""
     monkeypatch.delenv("HOMELAB_SSH_KEY")
     priv = keygen(tmp_path / "plain_key")
     sshd.authorize(str(priv) + ".pub")
-    Cli(db).ok("creds", "set", "vm:whisper", "--user", "root", "--key-path", priv,
-               env={"HOMELAB_DB_KEY": homelab.generate_key()})
-    monkeypatch.setenv("HOMELAB_DB_KEY", "")  # the vault stays locked: no secret is needed
+    monkeypatch.setenv("HOMELAB_DB_KEY", "")
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO credentials (target_type, target_id, username, password_encrypted, ssh_key_path, "
+                "auth_type) VALUES ('vm', 101, 'root', NULL, ?, 'key')", (str(priv),))
+    con.commit()
+    con.close()
     with homelab.Homelab(db) as hl:
         assert hl.call("whisper_ssh_command", command="echo k")["stdout"] == "k\n"
+
+
+def test_sealed_credentials_are_checked_before_a_login(db, trusted, sshd, tmp_path, monkeypatch):
+    """Issue 8, defect 11, where it matters: the user name and key path of a
+    sealed row decide where a login goes. Changed with plain SQL, they are
+    refused before anything connects; with the vault locked they cannot be
+    checked, so they are not used either."""
+    monkeypatch.delenv("HOMELAB_SSH_KEY")
+    key = homelab.generate_key()
+    priv = keygen(tmp_path / "sealed_key")
+    other = keygen(tmp_path / "attacker_key")
+    sshd.authorize(str(priv) + ".pub")
+    sshd.authorize(str(other) + ".pub")
+    Cli(db).ok("creds", "set", "vm:whisper", "--user", "root", "--key-path", priv, env={"HOMELAB_DB_KEY": key})
+    with homelab.Homelab(db, key=key) as hl:
+        assert hl.call("whisper_ssh_command", command="echo sealed")["stdout"] == "sealed\n"
+    before = sshd.handshakes()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE credentials SET ssh_key_path = ? WHERE target_type = 'vm'", (str(other),))
+    con.commit()
+    con.close()
+    with homelab.Homelab(db, key=key) as hl:
+        with pytest.raises(homelab.IntegrityError):
+            hl.call("whisper_ssh_command", command=f"touch {tmp_path}/ran")
+    monkeypatch.setenv("HOMELAB_DB_KEY", "")
+    with homelab.Homelab(db) as hl:
+        with pytest.raises(homelab.VaultLockedError, match="sealed in the vault and cannot be checked"):
+            hl.call("whisper_ssh_command", command=f"touch {tmp_path}/ran")
+    assert not (tmp_path / "ran").exists()
+    assert sshd.handshakes() == before  # nothing connected
 
 
 def test_no_method_works_says_what_was_tried(db, trusted, tmp_path, monkeypatch):
