@@ -75,6 +75,9 @@ struct cli_args {
 	int npos;
 };
 int cli_parse(struct cli_args *a, int argc, char **argv, const char *const *spec);
+/* Split a shell line into words in place: whitespace separates, '...' and
+ * "..." quote. Returns the count, -1 past max words, -2 for an unbalanced quote. */
+int cli_split(char *line, char **argv, int max);
 const char *cli_opt(const struct cli_args *a, const char *name);
 bool cli_flag(const struct cli_args *a, const char *name);
 
@@ -126,7 +129,7 @@ void cli_sgr(FILE *f, const char *code);
 /*
  * "did you mean `vms`?" (util.c): the candidate nearest to word by edit
  * distance (transpositions count one), or a unique one it is a prefix of;
- * NULL when none is near enough.
+ * NULL when none is near enough, or when word is one of them.
  */
 const char *cli_nearest(const char *word, const char *const *candidates, size_t n);
 

@@ -53,8 +53,6 @@ static char *generator(const char *text, int state)
 
 static struct cli *shell_cli;
 
-static int split(char *line, char **argv, int max);
-
 static char **complete(const char *text, int start, int end)
 {
 	char *before = strndup(rl_line_buffer, (size_t)start), *words[65];
@@ -67,7 +65,7 @@ static char **complete(const char *text, int start, int end)
 	cands.n = cands.next = 0;
 	if (!before)
 		return NULL;
-	n = split(before, words, 64);
+	n = cli_split(before, words, 64);
 	if (n >= 0) {
 		words[n++] = (char *)text;
 		/* names are read now, from the inventory as it is */
@@ -143,39 +141,6 @@ static bool carries_secret(const char *line)
 	return found;
 }
 
-/* Split a line into words: whitespace separates, '...' and "..." quote. */
-static int split(char *line, char **argv, int max)
-{
-	int argc = 0;
-	char *r = line, *w;
-
-	while (*r) {
-		while (*r == ' ' || *r == '\t')
-			r++;
-		if (!*r)
-			break;
-		if (argc == max)
-			return -1;
-		argv[argc++] = w = r;
-		while (*r && *r != ' ' && *r != '\t') {
-			if (*r == '\'' || *r == '"') {
-				char q = *r++;
-				while (*r && *r != q)
-					*w++ = *r++;
-				if (!*r)
-					return -2;
-				r++;
-			} else {
-				*w++ = *r++;
-			}
-		}
-		if (*r)
-			r++;
-		*w = '\0';
-	}
-	return argc;
-}
-
 /* Ctrl-C at the prompt drops the line being typed, as in bash. */
 static int on_signal_event(void)
 {
@@ -239,7 +204,7 @@ int cli_repl(struct cli *c)
 			if (hist && append_history(1, hist) == 0)
 				history_truncate_file(hist, 2000);
 		}
-		argc = split(line, argv, 64);
+		argc = cli_split(line, argv, 64);
 		if (argc == -2) {
 			fprintf(stderr, "homelab: unbalanced quote\n");
 			rc = CLI_USAGE;

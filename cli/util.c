@@ -146,6 +146,39 @@ int cli_parse(struct cli_args *a, int argc, char **argv, const char *const *spec
 	return CLI_OK;
 }
 
+/* Split a line into words: whitespace separates, '...' and "..." quote. */
+int cli_split(char *line, char **argv, int max)
+{
+	int argc = 0;
+	char *r = line, *w;
+
+	while (*r) {
+		while (*r == ' ' || *r == '\t')
+			r++;
+		if (!*r)
+			break;
+		if (argc == max)
+			return -1;
+		argv[argc++] = w = r;
+		while (*r && *r != ' ' && *r != '\t') {
+			if (*r == '\'' || *r == '"') {
+				char q = *r++;
+				while (*r && *r != q)
+					*w++ = *r++;
+				if (!*r)
+					return -2;
+				r++;
+			} else {
+				*w++ = *r++;
+			}
+		}
+		if (*r)
+			r++;
+		*w = '\0';
+	}
+	return argc;
+}
+
 const char *cli_opt(const struct cli_args *a, const char *name)
 {
 	size_t len = strlen(name);
@@ -242,7 +275,9 @@ const char *cli_nearest(const char *word, const char *const *candidates, size_t 
 			nprefixed++;
 		}
 	}
-	if (best && bestd > 0 && bestd <= limit)
+	if (bestd == 0)
+		return NULL; /* the word is one of them: nothing to suggest */
+	if (best && bestd <= limit)
 		return best;
 	return nprefixed == 1 ? prefixed : NULL;
 }
