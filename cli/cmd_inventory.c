@@ -6,6 +6,9 @@
  * and then show the stored record through the same read tools.
  */
 #include "cli.h"
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -252,7 +255,8 @@ int cmd_services(struct cli *c, int argc, char **argv)
 {
 	static const char *const list_opts[] = { "vm=", NULL };
 	static const char *const check_opts[] = { "timeout-s=", "all", "vm=", NULL };
-	static const char *const write_opts[] = { "name=", "url=", "port=", "protocol=", "health=", "vm=", NULL };
+	static const char *const write_opts[] = { "name=", "url=", "port=", "protocol=", "health=", "vm=",
+		"ca-file=", "insecure", "verify", NULL };
 	const char *sub = argv[1];
 	struct cli_args a;
 	struct pairs ps = { 0 };
@@ -306,6 +310,8 @@ int cmd_services(struct cli *c, int argc, char **argv)
 		spec.protocol = cli_opt(&a, "protocol");
 		spec.health_endpoint = cli_opt(&a, "health");
 		spec.vm = cli_opt(&a, "vm");
+		if ((cli_opt(&a, "ca-file") != NULL) + cli_flag(&a, "insecure") + cli_flag(&a, "verify") > 1)
+			return cli_usage_error("services %s: give one of --ca-file, --insecure, --verify", sub);
 		if (add) {
 			spec.name = a.pos[0];
 			err = hl_service_add(&s, ctx, &spec);
@@ -315,6 +321,22 @@ int cmd_services(struct cli *c, int argc, char **argv)
 		}
 		if (err < 0)
 			return cli_fail(err);
+		/* TLS of its health check: a CA file, no verification, or back to the system's CAs */
+		if (cli_opt(&a, "ca-file") || cli_flag(&a, "insecure") || cli_flag(&a, "verify")) {
+			hl_health_tls tls = HL_HEALTH_TLS_INIT;
+			char ca[PATH_MAX], id[32];
+			if (cli_opt(&a, "ca-file") && !realpath(cli_opt(&a, "ca-file"), ca)) {
+				hl_service_free(s);
+				return cli_usage_error("--ca-file: %s: %s", cli_opt(&a, "ca-file"), strerror(errno));
+			}
+			tls.ca_file = cli_opt(&a, "ca-file") ? ca : NULL;
+			tls.insecure = cli_flag(&a, "insecure");
+			snprintf(id, sizeof(id), "%lld", (long long)s->id);
+			if ((err = hl_health_set_tls(ctx, id, &tls)) < 0) {
+				hl_service_free(s);
+				return cli_fail(err);
+			}
+		}
 		snprintf(ref, sizeof(ref), "%lld", (long long)s->id);
 		hl_service_free(s);
 		pair(&ps, "name", ref);

@@ -32,8 +32,11 @@ const struct cli_group cli_groups[] = {
 	  "services show NAME\n"
 	  "services check NAME [--timeout-s S]   HTTP health check\n"
 	  "services check --all [--vm NAME|VMID] [--timeout-s S]   every service (or one VM's), with totals\n"
-	  "services add NAME [--url URL] [--port P] [--protocol P] [--health PATH] [--vm NAME]\n"
-	  "services set NAME [--name N] [--url URL] [--port P] [--protocol P] [--health PATH] [--vm NAME]\n"
+	  "services add NAME [--url URL] [--port P] [--protocol P] [--health PATH] [--vm NAME] [TLS]\n"
+	  "services set NAME [--name N] [--url URL] [--port P] [--protocol P] [--health PATH] [--vm NAME] [TLS]\n"
+	  "                                    TLS of the health check: --ca-file PATH (verify against it),\n"
+	  "                                    --insecure (do not verify), --verify (the system's CAs again)\n"
+	  "                                    a port without a URL (or protocol, or --health) gets a TCP connect check\n"
 	  "services rm NAME\n",
 	  cmd_services },
 	{ "ip", "look up, list, allocate and release IP addresses",

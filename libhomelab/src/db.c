@@ -431,6 +431,21 @@ static int migrate_v5(hl_ctx *ctx)
 	return hl_sftp__migrate(ctx);
 }
 
+/* Migration 6: per-service TLS settings of the health checks (health.c):
+ * a CA file to verify against, or verification explicitly off. */
+static int migrate_v6(hl_ctx *ctx)
+{
+	int err;
+
+	if (!hl_db__has_column(ctx, "services", "tls_ca_file") &&
+	    (err = hl_db__exec(ctx, "ALTER TABLE services ADD COLUMN tls_ca_file TEXT")) < 0)
+		return err;
+	if (!hl_db__has_column(ctx, "services", "tls_insecure") &&
+	    (err = hl_db__exec(ctx, "ALTER TABLE services ADD COLUMN tls_insecure INTEGER")) < 0)
+		return err;
+	return 0;
+}
+
 /* Bring the schema to HL_SCHEMA_VERSION in one transaction. */
 static int migrate(hl_ctx *ctx, int from)
 {
@@ -448,6 +463,8 @@ static int migrate(hl_ctx *ctx, int from)
 	if (from < 4 && (err = migrate_v4(ctx)) < 0)
 		goto fail;
 	if (from < 5 && (err = migrate_v5(ctx)) < 0)
+		goto fail;
+	if (from < 6 && (err = migrate_v6(ctx)) < 0)
 		goto fail;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", HL_SCHEMA_VERSION);
 	if ((err = hl_db__exec(ctx, sql)) < 0)

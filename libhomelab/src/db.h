@@ -8,7 +8,7 @@
 #include <sqlite3.h>
 
 /* The schema version this library creates and migrates to. */
-#define HL_SCHEMA_VERSION 5
+#define HL_SCHEMA_VERSION 6
 
 /* Turn a SQLite result into an hl error (code and message naming what). */
 int hl_db__error(hl_ctx *ctx, int rc, const char *what);

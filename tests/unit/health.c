@@ -297,8 +297,9 @@ static int record_progress(const hl_progress *p, void *payload)
 	return log->calls == log->stop_at;
 }
 
-/* homelab_check_all_services: each service once, in name order, every
- * outcome counted, progress after each, and a callback can stop it. */
+/* homelab_check_all_services: each service once, results in name order,
+ * every outcome counted, progress as the answers come in ("checking X": the
+ * next one waited for), and a callback can stop it. */
 static void test_health__check_all(void **state)
 {
 	hl_ctx *ctx = *state;
@@ -348,13 +349,20 @@ static void test_health__check_all(void **state)
 	assert_string_equal(log.messages, "checking api\nchecking gone\nchecking mqtt\nchecking web\n");
 	assert_string_equal(tu_http_requests(&ok), "GET /health HTTP/1.1\n");
 
-	/* a callback that says stop before the second service: nothing more is probed */
+	/* a callback that says stop at once (the first report comes before any
+	 * request is sent): nothing is probed */
+	memset(&log, 0, sizeof(log));
+	log.stop_at = 1;
+	tu_assert_error(hl_tool_call(&out, ctx, hl_tool_lookup("homelab_check_all_services"), NULL, &opts), HL_EUSER,
+	                "stopped after 0 of 4 services");
+	assert_int_equal(log.calls, 1);
+	assert_string_equal(tu_http_requests(&ok), "GET /health HTTP/1.1\n"); /* still only the first run's */
+	/* stop at the second report: the transfers under way are ended, the call returns */
 	memset(&log, 0, sizeof(log));
 	log.stop_at = 2;
 	tu_assert_error(hl_tool_call(&out, ctx, hl_tool_lookup("homelab_check_all_services"), NULL, &opts), HL_EUSER,
 	                "stopped after 1 of 4 services");
 	assert_int_equal(log.calls, 2);
-	assert_string_equal(tu_http_requests(&ok), "GET /health HTTP/1.1\n"); /* still only the first run's */
 
 	/* one VM's services; an unknown VM is an error naming it */
 	{
@@ -372,10 +380,55 @@ static void test_health__check_all(void **state)
 	tu_http_stop(&bad);
 }
 
+/* A port without a URL, protocol or endpoint: a TCP connect check on the
+ * VM's address (healthy when it accepts; nothing is sent). */
+static void test_health__tcp_connect(void **state)
+{
+	hl_ctx *ctx = *state;
+	hl_vm_spec vs = HL_VM_SPEC_INIT;
+	hl_service_spec s = HL_SERVICE_SPEC_INIT;
+	hl_health *h = NULL;
+	tu_http srv;
+	char want[64];
+
+	tu_http_start(&srv, 200, 0);
+	vs.name = "broker";
+	vs.ip = "127.0.0.1";
+	assert_int_equal(hl_vm_add(NULL, ctx, &vs), 0);
+	s.name = "mqtt";
+	s.port = srv.port;
+	s.vm = "broker";
+	assert_int_equal(hl_service_add(NULL, ctx, &s), 0);
+	s.name = "closed";
+	s.port = tu_closed_port();
+	assert_int_equal(hl_service_add(NULL, ctx, &s), 0);
+
+	assert_int_equal(hl_health_check(&h, ctx, "mqtt", 2000), 0);
+	snprintf(want, sizeof(want), "tcp://127.0.0.1:%d", srv.port);
+	assert_string_equal(h->url, want);
+	assert_int_equal(h->tcp, 1);
+	assert_int_equal(h->state, HL_HEALTH_HEALTHY);
+	assert_int_equal(h->http_status, 0);
+	assert_null(h->error);
+	hl_health_free(h);
+	assert_int_equal(hl_health_check(&h, ctx, "closed", 2000), 0);
+	assert_int_equal(h->state, HL_HEALTH_UNREACHABLE);
+	assert_non_null(h->error);
+	hl_health_free(h);
+	tu_http_stop(&srv);
+	{
+		struct json_object *r = tu_call_ok(ctx, "homelab_check_service_health", "{\"name\":\"mqtt\"}");
+		assert_string_equal(tu_jstr(r, "check"), "tcp");
+		assert_string_equal(tu_jstr(r, "status"), "unreachable"); /* the server is gone now */
+		json_object_put(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_health__healthy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_health__tcp_connect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health__unhealthy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health__redirect_not_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health__unreachable, setup, teardown),
