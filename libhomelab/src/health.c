@@ -337,7 +337,8 @@ int hl_health__probe_all(hl_health_result *res, hl_ctx *ctx, const hl_service *c
 	size_t started = 0, active = 0, done = 0, next_report = 0, parallel = parallel_setting();
 	int err;
 
-	memset(res, 0, n * sizeof(*res));
+	if (n)
+		memset(res, 0, n * sizeof(*res));
 	if ((err = hl_http__init()) < 0)
 		return err;
 	if (!(p = hl__calloc(n ? n : 1, sizeof(*p))) || !(multi = curl_multi_init())) {
