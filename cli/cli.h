@@ -192,6 +192,9 @@ const struct cli_group *cli_group_find(const char *name);
  * the hidden `homelab __complete`. */
 void cli_complete(struct cli *c, int nwords, char **words, void (*emit)(const char *cand, void *payload),
                   void *payload);
+/* The candidate that means "local file names here" (--db, --from, -f ...);
+ * no name starts with ':'. */
+#define CLI_COMPLETE_FILES ":files"
 
 /* Command groups */
 int cmd_db(struct cli *c, int argc, char **argv);

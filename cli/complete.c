@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_NONE, K_VM, K_HOST, K_SERVICE, K_TOOL, K_MODEL, K_CRED };
+enum kind { K_NONE, K_VM, K_HOST, K_SERVICE, K_TOOL, K_MODEL, K_CRED, K_FILE };
 
 struct want {
 	void (*emit)(const char *cand, void *payload);
@@ -63,13 +63,19 @@ static enum kind meta_kind(const char *group, const char *sub, const char *meta,
 	return K_NONE;
 }
 
-/* The kind of value an option takes: --vm, --target, --to name VMs, --host a host. */
+/* The kind of value an option takes: --vm, --target, --to name VMs, --host
+ * a host; --db, --from, --file, --key-path, --*-file and -f a local file. */
 static enum kind option_kind(const char *opt)
 {
+	size_t n = strlen(opt);
+
 	if (!strcmp(opt, "--vm") || !strcmp(opt, "--target") || !strcmp(opt, "--to"))
 		return K_VM;
 	if (!strcmp(opt, "--host"))
 		return K_HOST;
+	if (!strcmp(opt, "--db") || !strcmp(opt, "--from") || !strcmp(opt, "--file") || !strcmp(opt, "--key-path") ||
+	    !strcmp(opt, "-f") || (n > 5 && !strcmp(opt + n - 5, "-file")))
+		return K_FILE;
 	return K_NONE;
 }
 
@@ -122,6 +128,10 @@ static void offer_names(struct cli *c, struct want *w, enum kind k, const char *
 
 	if (k == K_NONE)
 		return;
+	if (k == K_FILE) {
+		w->emit(CLI_COMPLETE_FILES, w->payload);
+		return;
+	}
 	if (k == K_TOOL) {
 		for (const hl_tool *t = hl_tool_next(NULL); t; t = hl_tool_next(t))
 			offer(w, hl_tool_name(t));
@@ -238,8 +248,10 @@ void cli_complete(struct cli *c, int nwords, char **words, void (*emit)(const ch
 			db = words[i] + 5;
 	cc.db_path = db;
 	if (i == nwords - 1) {
-		if (i > 0 && !strcmp(words[i - 1], "--db"))
-			return; /* a path: the shell's file completion */
+		if (i > 0 && !strcmp(words[i - 1], "--db")) {
+			emit(CLI_COMPLETE_FILES, payload); /* a path: the shell's file completion */
+			return;
+		}
 		if (w.prefix[0] == '-') {
 			for (const char *const *o = globals; *o; o++)
 				offer(&w, *o);
@@ -293,8 +305,9 @@ void cli_complete(struct cli *c, int nwords, char **words, void (*emit)(const ch
 			if (!strcmp(subs[s], pos[0]))
 				sub = pos[0];
 	}
-	if (nwords - 2 > i && words[nwords - 2][0] == '-' && words[nwords - 2][1] == '-' &&
-	    option_takes_value(g, words[nwords - 2])) {
+	if (nwords - 2 > i && ((words[nwords - 2][0] == '-' && words[nwords - 2][1] == '-' &&
+	                        option_takes_value(g, words[nwords - 2])) ||
+	                       !strcmp(words[nwords - 2], "-f"))) {
 		/* the value of an option */
 		offer_names(&cc, &w, option_kind(words[nwords - 2]), target);
 		return;
@@ -477,6 +490,10 @@ static void bash_script(FILE *f)
 	      "\t\treturn\n"
 	      "\tfi\n"
 	      "\tCOMPREPLY=($(\"${COMP_WORDS[0]}\" __complete -- \"${COMP_WORDS[@]:1:COMP_CWORD}\" 2>/dev/null))\n"
+	      "\tif [[ ${COMPREPLY[0]} == " CLI_COMPLETE_FILES " ]]; then\n"
+	      "\t\tcompopt -o filenames 2>/dev/null\n"
+	      "\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n"
+	      "\tfi\n"
 	      "}\n"
 	      "complete -F _homelab homelab\n",
 	      f);
@@ -507,7 +524,11 @@ static void zsh_script(FILE *f)
 	      "\t\tcompadd -a _homelab_tools\n"
 	      "\telse\n"
 	      "\t\tcands=(\"${(@f)$(${words[1]} __complete -- \"${(@)words[2,CURRENT]}\" 2>/dev/null)}\")\n"
-	      "\t\tcompadd -a cands\n"
+	      "\t\tif [[ $cands[1] == " CLI_COMPLETE_FILES " ]]; then\n"
+	      "\t\t\t_files\n"
+	      "\t\telse\n"
+	      "\t\t\tcompadd -a cands\n"
+	      "\t\tfi\n"
 	      "\tfi\n"
 	      "}\n"
 	      "if [[ $zsh_eval_context[-1] == loadautofunc ]]; then\n"

@@ -72,6 +72,10 @@ static char **complete(const char *text, int start, int end)
 		cli_complete(shell_cli, n, words, add_cand, NULL);
 	}
 	free(before);
+	if (cands.n == 1 && !strcmp(cands.v[0], CLI_COMPLETE_FILES)) {
+		rl_attempted_completion_over = 0; /* readline's own file name completion */
+		return NULL;
+	}
 	if (cands.n == 0)
 		return NULL;
 	return rl_completion_matches(text, generator);

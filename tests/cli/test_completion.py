@@ -41,6 +41,11 @@ def test_complete_command_names_and_kinds(lab):
     assert complete(lab, "--db", lab.db, "vms", "show", "qu") == ["quasar"]
     assert complete(lab, "ssh", "whisper", "--", "") == []  # the remote command is not ours
     assert complete(lab, "completion", "") == ["bash", "zsh"]
+    # local files: the shell's own file name completion (":files")
+    for words in (["--db", ""], ["ollama", "create", "bot", "-f", ""], ["creds", "keygen", "--file", "/tm"],
+                  ["files", "put", "whisper", "/srv/x", "--from", ""], ["creds", "set", "vm:x", "--key-path", ""]):
+        assert complete(lab, *words) == [":files"], words
+    assert complete(lab, "services", "add", "x", "--health", "") == []  # a URL path, not a file
     # every tool of the library's table, and nothing else
     tools = [t["name"] for t in lab.ok("--json", "tools", "list").json()["tools"]]
     assert complete(lab, "tools", "schema", "") == tools
@@ -126,6 +131,9 @@ def test_bash_completes_vm_names_through_bash_completion(lab, tmp_path):
         s.send("\x15homelab ssh \t\t")
         out = s.expect(r"\$ homelab ssh ")
         assert "quasar" in out and "trust" in out
+        (tmp_path / "keyfile-for-test").write_text("")
+        s.send(f"\x15homelab creds keygen --file {tmp_path}/keyfile-f\t")
+        s.expect("keyfile-for-test ")
         s.send("\x15exit\r")
         s.wait()
     finally:
@@ -176,6 +184,9 @@ def test_zsh_parses_the_script_and_completes_names(lab, tmp_path):
         s.expect("homelab services ")
         s.send("\x15homelab tools schema homelab_get_h\t")
         s.expect("homelab_get_host")
+        (tmp_path / "zkeyfile-for-test").write_text("")
+        s.send(f"\x15homelab creds keygen --file {tmp_path}/zkeyf\t")
+        s.expect("zkeyfile-for-test")
         s.send("\x15exit\r")
         s.wait()
     finally:

@@ -71,6 +71,13 @@ def test_complete_commands_subcommands_and_flags(shell):
     assert "quasar" not in out and "whisper" in out and "sandbox" not in out
 
 
+def test_complete_local_file_names(shell, tmp_path):
+    (tmp_path / "Modelfile.bot").write_text("FROM gemma:2b\n")
+    shell.send(f"ollama create bot -f {tmp_path}/Modelf\t")
+    shell.expect("Modelfile.bot ")
+    shell.send("\x15")
+
+
 def test_complete_ssh_gpu_and_tools(shell):
     shell.send("ssh \t\t")
     out = shell.expect("homelab> ssh ")
