@@ -349,6 +349,8 @@ static void conn_free(struct hl_ssh__conn *c)
 		return;
 	if (c->sftp)
 		sftp_free(c->sftp);
+	if (c->spare)
+		ssh_channel_free(c->spare);
 	if (c->s) {
 		ssh_disconnect(c->s);
 		ssh_free(c->s);
@@ -799,20 +801,32 @@ void hl_ssh_result_free(hl_ssh_result *r)
 }
 
 /* Open a session channel and start the command. Returns 1 when the
- * session itself failed before anything ran (worth one reconnect). */
+ * session itself failed before anything ran (worth one reconnect). A
+ * channel opened in advance (c->spare) is used first. */
 static int start_command(ssh_channel *out, struct hl_ssh__conn *c, const char *command, const char *name,
                          struct ssh_channel_callbacks_struct *cb)
 {
-	ssh_channel ch = ssh_channel_new(c->s);
+	ssh_channel ch = c->spare;
+	bool spare = ch != NULL;
 
 	*out = NULL;
-	if (!ch)
-		return hl__err(HL_EUNREACHABLE, HL_ERROR_SSH, "%s: cannot open a channel: %s", name, ssh_get_error(c->s)),
-		       1;
-	if (ssh_channel_open_session(ch) != SSH_OK) {
-		hl__err(HL_EUNREACHABLE, HL_ERROR_SSH, "%s: cannot open a session channel: %s", name, ssh_get_error(c->s));
+	c->spare = NULL;
+	if (spare && !ssh_channel_is_open(ch)) {
 		ssh_channel_free(ch);
-		return 1;
+		ch = NULL;
+		spare = false;
+	}
+	if (!ch) {
+		if (!(ch = ssh_channel_new(c->s)))
+			return hl__err(HL_EUNREACHABLE, HL_ERROR_SSH, "%s: cannot open a channel: %s", name,
+			               ssh_get_error(c->s)),
+			       1;
+		if (ssh_channel_open_session(ch) != SSH_OK) {
+			hl__err(HL_EUNREACHABLE, HL_ERROR_SSH, "%s: cannot open a session channel: %s", name,
+			        ssh_get_error(c->s));
+			ssh_channel_free(ch);
+			return 1;
+		}
 	}
 	ssh_set_channel_callbacks(ch, cb);
 	if (ssh_channel_request_exec(ch, command) != SSH_OK) {
@@ -820,10 +834,28 @@ static int start_command(ssh_channel *out, struct hl_ssh__conn *c, const char *c
 		        ssh_get_error(c->s));
 		ssh_remove_channel_callbacks(ch, cb);
 		ssh_channel_free(ch);
-		return ssh_is_connected(c->s) ? -1 : 1;
+		if (!ssh_is_connected(c->s))
+			return 1;
+		/* a channel opened in advance that the server dropped: a new one */
+		return spare ? start_command(out, c, command, name, cb) : -1;
 	}
 	*out = ch;
 	return 0;
+}
+
+/* Open the next command's channel now, while this one runs: the round trip
+ * of the channel open then overlaps the command instead of delaying the
+ * next one. Failing is harmless (the next command opens its own). */
+static void open_spare(struct hl_ssh__conn *c)
+{
+	ssh_channel ch;
+
+	if (c->spare || !(ch = ssh_channel_new(c->s)))
+		return;
+	if (ssh_channel_open_session(ch) == SSH_OK)
+		c->spare = ch;
+	else
+		ssh_channel_free(ch);
 }
 
 int hl_ssh__run(hl_ssh_result **out, hl_ctx *ctx, const struct hl_ssh__target *t, const char *command,
@@ -882,6 +914,7 @@ int hl_ssh__run(hl_ssh_result **out, hl_ctx *ctx, const struct hl_ssh__target *t
 		err = hl__err_code() ? hl__err_code() : HL_ERROR;
 		goto out;
 	}
+	open_spare(c);
 	if (!(r = hl__calloc(1, sizeof(*r))) || !(r->target = hl__strdup(t->name)) || !(ev = ssh_event_new()) ||
 	    ssh_event_add_session(ev, c->s) != SSH_OK) {
 		err = hl__oom();

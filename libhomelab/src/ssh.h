@@ -29,6 +29,7 @@ struct hl_ssh__target {
 struct hl_ssh__conn {
 	ssh_session s;
 	sftp_session sftp;   /* opened on first use by sftp.c; NULL until then */
+	ssh_channel spare;   /* a session channel opened in advance for the next command, or NULL */
 	char *home;          /* the SFTP server's realpath("."), cached */
 	char *key;
 	double last_use;     /* monotonic seconds */
