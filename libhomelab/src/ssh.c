@@ -914,6 +914,9 @@ int hl_ssh__run(hl_ssh_result **out, hl_ctx *ctx, const struct hl_ssh__target *t
 		err = hl__err_code() ? hl__err_code() : HL_ERROR;
 		goto out;
 	}
+	/* no input: a command that reads stdin sees its end at once (ssh -n),
+	 * instead of waiting for the timeout */
+	ssh_channel_send_eof(ch);
 	open_spare(c);
 	if (!(r = hl__calloc(1, sizeof(*r))) || !(r->target = hl__strdup(t->name)) || !(ev = ssh_event_new()) ||
 	    ssh_event_add_session(ev, c->s) != SSH_OK) {

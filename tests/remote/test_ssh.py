@@ -448,3 +448,11 @@ def test_password_credentials_refused_without_showing_it(db, trusted, monkeypatc
                        ).fetchone()[0] >= 1
     assert "hunter2" not in " ".join(r[0] or "" for r in con.execute("SELECT details FROM audit_log"))
     con.close()
+
+
+def test_stdin_is_empty(lab):
+    # a command that reads its input gets end-of-file at once, as with ssh -n
+    t0 = time.monotonic()
+    r = lab.call("whisper_ssh_command", command="cat; read x || echo eof", timeout_s=20)
+    assert (r["stdout"], r["exit_status"], r["timed_out"]) == ("eof\n", 0, False)
+    assert time.monotonic() - t0 < 5
