@@ -424,11 +424,63 @@ static void test_health__tcp_connect(void **state)
 	}
 }
 
+/* hl_health_set_tls / hl_health_get_tls: a CA file or insecure, checked. */
+static void test_health__tls_settings(void **state)
+{
+	hl_ctx *ctx = *state;
+	hl_health_tls tls = HL_HEALTH_TLS_INIT;
+	char *ca = NULL, path[512];
+	int insecure = -1;
+	FILE *f;
+
+	add_service(ctx, "secure", "https://127.0.0.1:1", NULL);
+	assert_int_equal(hl_health_get_tls(&ca, &insecure, ctx, "secure"), 0);
+	assert_null(ca);
+	assert_int_equal(insecure, 0);
+	snprintf(path, sizeof(path), "%s", tu_path("ca.pem"));
+	assert_non_null(f = fopen(path, "w"));
+	fputs("not really a certificate\n", f);
+	fclose(f);
+	tls.ca_file = path;
+	assert_int_equal(hl_health_set_tls(ctx, "secure", &tls), 0);
+	assert_int_equal(hl_health_get_tls(&ca, &insecure, ctx, "SECURE"), 0);
+	assert_string_equal(ca, path);
+	assert_int_equal(insecure, 0);
+	hl_health_string_free(ca);
+	tls.ca_file = NULL;
+	tls.insecure = 1;
+	assert_int_equal(hl_health_set_tls(ctx, "secure", &tls), 0);
+	assert_int_equal(hl_health_get_tls(&ca, &insecure, ctx, "secure"), 0);
+	assert_null(ca);
+	assert_int_equal(insecure, 1);
+	tls.ca_file = path;
+	tu_assert_error(hl_health_set_tls(ctx, "secure", &tls), HL_EINVALID, "exclude each other");
+	tls.insecure = 0;
+	tls.ca_file = "relative.pem";
+	tu_assert_error(hl_health_set_tls(ctx, "secure", &tls), HL_EINVALID, "is not an absolute path");
+	tls.ca_file = "/nonexistent/ca.pem";
+	tu_assert_error(hl_health_set_tls(ctx, "secure", &tls), HL_EINVALID, "cannot be read");
+	tls.ca_file = NULL;
+	tu_assert_error(hl_health_set_tls(ctx, "nosuch", &tls), HL_ENOTFOUND, "nosuch");
+	tls.version = 7;
+	tu_assert_error(hl_health_set_tls(ctx, "secure", &tls), HL_EINVALID, "version 7");
+	tu_assert_error(hl_health_set_tls(ctx, "secure", NULL), HL_EINVALID, "required");
+	tu_assert_error(hl_health_get_tls(NULL, &insecure, ctx, "secure"), HL_EINVALID, "required");
+	/* the check's result says what it used */
+	{
+		struct json_object *r = tu_call_ok(ctx, "homelab_check_service_health", "{\"name\":\"secure\"}");
+		assert_string_equal(tu_jstr(r, "tls.verify"), "false");
+		assert_string_equal(tu_jstr(r, "status"), "unreachable"); /* nothing listens on port 1 */
+		json_object_put(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_health__healthy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health__tcp_connect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_health__tls_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health__unhealthy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health__redirect_not_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health__unreachable, setup, teardown),
