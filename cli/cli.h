@@ -103,6 +103,12 @@ void cli_print_result(struct cli *c, const char *json);
 struct json_object;
 /* A JSON string, or JSON null for NULL. */
 struct json_object *cli_jstr(const char *s);
+/* An array of objects as a table under the terminal rules (fits its width,
+ * cells escaped, bold header): one column per key, in order; the text of
+ * each cell is its value (null: "-"). empty (may be NULL) is printed for
+ * no rows. */
+void cli_print_table(FILE *f, struct json_object *rows, const char *empty);
+
 /* Print a result built in the CLI (as cli_print_result does) and put it. */
 void cli_print_object(struct cli *c, struct json_object *o);
 

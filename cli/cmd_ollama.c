@@ -84,34 +84,50 @@ static void print_where(struct json_object *r)
 	printf("%s (%s)\n", jget(r, "target"), jget(r, "endpoint"));
 }
 
+/* A row of the tables below: keys are the column headers. */
+static void cell_str(struct json_object *row, const char *key, const char *v)
+{
+	json_object_object_add(row, key, v ? json_object_new_string(v) : NULL);
+}
+
+/* The tables fit the terminal (cli_print_table). */
 static void print_models(struct json_object *r)
 {
-	struct json_object *models;
-	char size[32];
+	struct json_object *models, *rows = json_object_new_array();
+	char size[32], id[13];
 
 	json_object_object_get_ex(r, "models", &models);
-	printf("%-40s %-12s %10s  %s\n", "NAME", "ID", "SIZE", "MODIFIED");
 	for (size_t i = 0; i < json_object_array_length(models); i++) {
-		struct json_object *m = json_object_array_get_idx(models, i);
+		struct json_object *m = json_object_array_get_idx(models, i), *row = json_object_new_object();
 		const char *digest = jget(m, "digest");
-		printf("%-40s %-12.12s %10s  %s\n", jget(m, "name"), digest ? digest : "-",
-		       human(size, sizeof(size), (double)jint(m, "size_bytes")), jget(m, "modified") ? jget(m, "modified") : "-");
+		snprintf(id, sizeof(id), "%.12s", digest ? digest : "-");
+		cell_str(row, "name", jget(m, "name"));
+		cell_str(row, "id", id);
+		cell_str(row, "size", human(size, sizeof(size), (double)jint(m, "size_bytes")));
+		cell_str(row, "modified", jget(m, "modified"));
+		json_object_array_add(rows, row);
 	}
+	cli_print_table(stdout, rows, "(no models)");
+	json_object_put(rows);
 }
 
 static void print_running(struct json_object *r)
 {
-	struct json_object *models;
+	struct json_object *models, *rows = json_object_new_array();
 	char size[32], vram[32];
 
 	json_object_object_get_ex(r, "models", &models);
-	printf("%-40s %10s %10s %8s  %s\n", "NAME", "SIZE", "VRAM", "CONTEXT", "UNTIL");
 	for (size_t i = 0; i < json_object_array_length(models); i++) {
-		struct json_object *m = json_object_array_get_idx(models, i);
-		printf("%-40s %10s %10s %8lld  %s\n", jget(m, "name"), human(size, sizeof(size), (double)jint(m, "size")),
-		       human(vram, sizeof(vram), (double)jint(m, "size_vram")), (long long)jint(m, "context_length"),
-		       jget(m, "expires_at") ? jget(m, "expires_at") : "-");
+		struct json_object *m = json_object_array_get_idx(models, i), *row = json_object_new_object();
+		cell_str(row, "name", jget(m, "name"));
+		cell_str(row, "size", human(size, sizeof(size), (double)jint(m, "size")));
+		cell_str(row, "vram", human(vram, sizeof(vram), (double)jint(m, "size_vram")));
+		json_object_object_add(row, "context", json_object_new_int64(jint(m, "context_length")));
+		cell_str(row, "until", jget(m, "expires_at"));
+		json_object_array_add(rows, row);
 	}
+	cli_print_table(stdout, rows, "(no models loaded)");
+	json_object_put(rows);
 }
 
 static void print_show(struct json_object *r)

@@ -207,6 +207,16 @@ static void print_table(FILE *f, struct json_object *arr, const char *indent)
 	}
 }
 
+void cli_print_table(FILE *f, struct json_object *rows, const char *empty)
+{
+	if (json_object_array_length(rows) == 0) {
+		if (empty)
+			fprintf(f, "%s\n", empty);
+		return;
+	}
+	print_table(f, rows, "");
+}
+
 static void print_object(FILE *f, struct json_object *o, const char *indent);
 
 /* "key: value" lines for the scalars, then nested objects and tables. */

@@ -181,3 +181,26 @@ def test_help_of_every_command_is_golden(hl):
             assert r.out.startswith(f"homelab {g}: "), g
         assert r.out == hl.ok("help", g, db=False).out
         golden(f"help-{g}.txt", r.out)
+
+
+def test_ollama_tables_fit_the_terminal(hl):
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ollama"))
+    from ollama_double import DIGESTS, OllamaDouble, model_entry
+    hl.ok("db", "init")
+    hl.ok("vms", "add", "whisper", "--ip", "127.0.0.1")
+    long_name = "library/" + "a-remarkably-long-model-name-" * 3 + "q4:latest"
+    with OllamaDouble() as double:
+        double.models[long_name] = model_entry(long_name, 123456789, DIGESTS[0])
+        hl.ok("services", "add", "ollama", "--vm", "whisper", "--url", double.url)
+        env = {"NO_COLOR": "1", "http_proxy": "", "HTTP_PROXY": ""}
+        for args in (["ollama", "ls"], ["ollama", "ps"]):
+            rc, out = term.run(hl.db, args, cols=80, env=env)
+            assert rc == 0, out
+            lines = out.rstrip("\n").split("\n")
+            assert all(len(line) <= 80 for line in lines), out
+            piped = hl.ok(*args, env=env).out
+            assert len(lines) == len(piped.splitlines())
+        rc, out = term.run(hl.db, ["ollama", "ls"], cols=80, env=env)
+        assert "…" in out and long_name not in out
+        assert long_name in hl.ok("ollama", "ls", env=env).out  # a pipe gets it whole
