@@ -14,8 +14,10 @@
  * no lock and no hand-off between threads. Statements are reset when given
  * back (hl_db__release) and every read is its own transaction, so a kept
  * connection holds no snapshot between requests and sees what another
- * process committed (tests/mcp/test_hotpath.py). A thread that asks again
- * while its own context is lent (nested use) borrows from the shared list.
+ * process committed (tests/mcp/test_hotpath.py). A thread keeps one from
+ * its second borrow on, so a thread that uses the pool once (main's
+ * start-up check) pins none. A thread that asks again while its own
+ * context is lent (nested use) borrows from the shared list.
  */
 static _Thread_local struct {
 	struct ctx_pool *pool;
@@ -38,27 +40,25 @@ static hl_ctx *open_ctx(struct ctx_pool *p)
 hl_ctx *pool_get(struct ctx_pool *p)
 {
 	hl_ctx *ctx = NULL;
-	bool keep = false;
+	bool keep;
 
 	if (mine.pool == p && mine.ctx && !mine.lent) {
 		mine.lent = true;
 		return mine.ctx;
 	}
+	/* the thread's second borrow (or later, while it has none): keep it */
+	keep = mine.pool == p && !mine.ctx;
+	mine.pool = p;
 	pthread_mutex_lock(&p->lock);
-	if (mine.pool != p && p->nthread < (int)(sizeof(p->thread) / sizeof(p->thread[0])))
-		keep = true; /* this thread's first: open its own (registered below) */
-	else if (p->nfree > 0)
+	if (p->nfree > 0)
 		ctx = p->free[--p->nfree];
 	pthread_mutex_unlock(&p->lock);
-	if (ctx)
-		return ctx;
-	if (!(ctx = open_ctx(p)))
+	if (!ctx && !(ctx = open_ctx(p)))
 		return NULL;
 	if (keep) {
 		pthread_mutex_lock(&p->lock);
 		if (p->nthread < (int)(sizeof(p->thread) / sizeof(p->thread[0]))) {
 			p->thread[p->nthread++] = ctx;
-			mine.pool = p;
 			mine.ctx = ctx;
 			mine.lent = true;
 		}
