@@ -99,6 +99,43 @@ char *rpc_tools_list(const struct hl_token *token)
 	return out;
 }
 
+/* tools/list answers for tokens, by their scopes: the list depends on
+ * nothing else, and building it (every schema parsed with json-c) cost more
+ * than the rest of the request. A few scope sets, kept until exit. */
+#define LIST_CACHE 8
+static struct {
+	char *scopes;
+	char *list;
+} list_cache[LIST_CACHE];
+static int list_cache_n;
+static pthread_mutex_t list_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static char *tools_list_reply(struct json_object *id, const struct hl_token *t)
+{
+	char *reply = NULL, *list, *scopes;
+
+	pthread_mutex_lock(&list_cache_lock);
+	for (int i = 0; i < list_cache_n; i++)
+		if (!strcmp(list_cache[i].scopes, t->scopes)) {
+			reply = wrap_result(id, list_cache[i].list);
+			pthread_mutex_unlock(&list_cache_lock);
+			return reply;
+		}
+	pthread_mutex_unlock(&list_cache_lock);
+	if (!(list = rpc_tools_list(t)))
+		return NULL;
+	reply = wrap_result(id, list);
+	pthread_mutex_lock(&list_cache_lock);
+	if (list_cache_n < LIST_CACHE && (scopes = strdup(t->scopes))) {
+		list_cache[list_cache_n].scopes = scopes;
+		list_cache[list_cache_n++].list = list;
+		list = NULL;
+	}
+	pthread_mutex_unlock(&list_cache_lock);
+	free(list);
+	return reply;
+}
+
 static char *do_initialize(const struct caller *who, struct json_object *id, struct json_object *params,
                            char *version, size_t version_len)
 {
@@ -750,11 +787,9 @@ int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg
 		*reply = do_initialize(who, id, params, version, version_len);
 	else if (!strcmp(m, "ping"))
 		*reply = wrap_result(id, "{}");
-	else if (!strcmp(m, "tools/list")) {
-		char *list = who->token ? rpc_tools_list(who->token) : NULL;
-		*reply = wrap_result(id, list ? list : d->tools_list_all);
-		free(list);
-	} else if (!strcmp(m, "tools/call"))
+	else if (!strcmp(m, "tools/list"))
+		*reply = who->token ? tools_list_reply(id, who->token) : wrap_result(id, d->tools_list_all);
+	else if (!strcmp(m, "tools/call"))
 		*reply = do_tools_call(d, who, id, params, &status, sink);
 	else if (!strcmp(m, "resources/list"))
 		*reply = do_resources_list(d, who, id, params);

@@ -215,3 +215,29 @@ def test_an_expiry_set_by_another_process_is_enforced_on_the_next_request(start_
     st, body = c.call("homelab_get_vm", {"name": "whisper"})
     assert st == 401 and b"expired" in body, (st, body)
     c.close()
+
+
+def test_tools_list_follows_each_tokens_scopes_on_warm_connections(start_daemon, demo_db, library_tools):
+    """tools/list answers are kept by scope set: tokens with different scopes,
+    more sets than are kept, asked in turns on the same connections, each
+    get exactly the tools their scopes allow."""
+    scope_sets = ["inventory:read", "audit:read", "inventory:read,audit:read", "ollama:read", "ssh:exec",
+                  "credentials:read", "inventory:write", "inventory:read,ollama:read", "audit:read,ssh:exec",
+                  "inventory:read,credentials:read,audit:read"]
+    tokens = []
+    for i, scopes in enumerate(scope_sets):
+        proc = H.cli(demo_db, "tokens", "create", f"lister{i}", *sum((["--scope", s] for s in scopes.split(",")), []))
+        tokens.append((set(scopes.split(",")), H.TOKEN_RE.search(proc.stdout).group(0)))
+    d = start_daemon(db=demo_db)
+    clients = [Client(d.port, tok) for _, tok in tokens]
+    names = library_tools["__order__"]
+    for round_ in range(3):
+        for (scopes, tok), c in zip(tokens, clients):
+            c.rid += 1
+            st, _, data = c.post({"jsonrpc": "2.0", "id": c.rid, "method": "tools/list"})
+            assert st == 200, data
+            got = [t["name"] for t in json.loads(data)["result"]["tools"]]
+            want = [n for n in names if library_tools[n]["scope"] in scopes]
+            assert got == want, (scopes, got)
+    for c in clients:
+        c.close()
