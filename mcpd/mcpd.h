@@ -58,7 +58,7 @@ struct caller {
 /* The log level of a session that never asked (MCP's logging/setLevel). */
 #define MCPD_DEFAULT_LOG_LEVEL HL_LOG_INFO
 
-/* Counters for /metrics. */
+/* Counters for /metrics: metrics_count() adds with a relaxed atomic, metrics_text() reads them so. */
 struct metrics {
 	pthread_mutex_t lock;
 	uint64_t http_requests[6];  /* by status class: 1xx..5xx, other */

@@ -97,11 +97,17 @@ void pool_destroy(struct ctx_pool *p)
 		mine.pool = NULL, mine.ctx = NULL;
 }
 
+/* Relaxed atomics: every request counts two or three things, and a mutex
+ * shared by all workers was one of the locks they queued on. */
 void metrics_count(struct metrics *m, uint64_t *counter)
 {
-	pthread_mutex_lock(&m->lock);
-	(*counter)++;
-	pthread_mutex_unlock(&m->lock);
+	(void)m;
+	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
+static unsigned long long load(const uint64_t *counter)
+{
+	return (unsigned long long)__atomic_load_n(counter, __ATOMIC_RELAXED);
 }
 
 void metrics_text(struct metrics *m, char *buf, size_t len, int sessions, int streams, int max_streams)
@@ -109,13 +115,12 @@ void metrics_text(struct metrics *m, char *buf, size_t len, int sessions, int st
 	static const char *const classes[] = { "1xx", "2xx", "3xx", "4xx", "5xx", "other" };
 	size_t used = 0;
 
-	pthread_mutex_lock(&m->lock);
 	used += (size_t)snprintf(buf + used, len - used,
 	                         "# HELP homelab_mcpd_http_requests_total HTTP requests answered, by status class.\n"
 	                         "# TYPE homelab_mcpd_http_requests_total counter\n");
 	for (int i = 0; i < 6 && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "homelab_mcpd_http_requests_total{code=\"%s\"} %llu\n",
-		                         classes[i], (unsigned long long)m->http_requests[i]);
+		                         classes[i], load(&m->http_requests[i]));
 	if (used < len)
 		snprintf(buf + used, len - used,
 		         "# HELP homelab_mcpd_rpc_messages_total JSON-RPC messages handled.\n"
@@ -143,10 +148,8 @@ void metrics_text(struct metrics *m, char *buf, size_t len, int sessions, int st
 		         "# HELP homelab_mcpd_streams_max Event streams allowed at once (--threads less those kept for requests).\n"
 		         "# TYPE homelab_mcpd_streams_max gauge\n"
 		         "homelab_mcpd_streams_max %d\n",
-		         (unsigned long long)m->rpc_requests, (unsigned long long)m->tool_calls_ok,
-		         (unsigned long long)m->tool_calls_error, (unsigned long long)m->auth_refused,
-		         (unsigned long long)m->peer_refused, (unsigned long long)m->sessions_created, sessions, streams, max_streams);
-	pthread_mutex_unlock(&m->lock);
+		         load(&m->rpc_requests), load(&m->tool_calls_ok), load(&m->tool_calls_error), load(&m->auth_refused),
+		         load(&m->peer_refused), load(&m->sessions_created), sessions, streams, max_streams);
 }
 
 static size_t utf8_seq(const unsigned char *p);
