@@ -552,7 +552,6 @@ out:
  */
 #define CACHE_TTL_NS (5ull * 1000000000u)
 #define VERSION_FRESH_NS (250ull * 1000000u)
-#define DATA_VERSION "(SELECT data_version FROM pragma_data_version)"
 
 struct hl_token__cached {
 	unsigned char hash[HL_TOKEN_HASH_BYTES];
@@ -570,10 +569,22 @@ static unsigned long long mono_ns(void)
 	return (unsigned long long)ts.tv_sec * 1000000000u + (unsigned long long)ts.tv_nsec;
 }
 
+/* The data version of the read transaction st runs in (call it while st
+ * is on a row): what PRAGMA data_version answers, without compiling a
+ * pragma statement each time. */
+static long long data_version(hl_ctx *ctx)
+{
+	int v = 0;
+
+	if (sqlite3_file_control(ctx->db, "main", SQLITE_FCNTL_DATA_VERSION, &v) != SQLITE_OK)
+		return -1; /* never equal to a cached version: no hit */
+	return v;
+}
+
 static void saw_version(hl_ctx *ctx, long long version)
 {
 	ctx->token_version = version;
-	ctx->token_version_ns = mono_ns();
+	ctx->token_version_ns = version < 0 ? 0 : mono_ns();
 }
 
 static void cache_drop(hl_ctx *ctx)
@@ -672,12 +683,12 @@ int hl_token_count(hl_ctx *ctx, int64_t *out)
 	*out = 0;
 	if (!have_table(ctx))
 		return 0;
-	if ((err = hl_db__stmt(ctx, &st, "SELECT count(*), " DATA_VERSION " FROM api_tokens")) < 0)
+	if ((err = hl_db__stmt(ctx, &st, "SELECT count(*) FROM api_tokens")) < 0)
 		return err;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*out = sqlite3_column_int64(st, 0);
-		saw_version(ctx, sqlite3_column_int64(st, 1));
+		saw_version(ctx, data_version(ctx));
 	} else
 		err = hl_db__error(ctx, rc, "count API tokens");
 	hl_db__release(ctx, st);
@@ -819,8 +830,7 @@ int hl_token_verify(hl_token **out, hl_ctx *ctx, const char *presented)
 	}
 	memcpy(stored, nothing, sizeof(stored));
 	if (have_table(ctx)) {
-		if ((err = hl_db__stmt(ctx, &st, "SELECT hash, " TOKEN_COLS ", " DATA_VERSION
-		                                 " FROM api_tokens WHERE id = ?1")) < 0)
+		if ((err = hl_db__stmt(ctx, &st, "SELECT hash, " TOKEN_COLS " FROM api_tokens WHERE id = ?1")) < 0)
 			goto out;
 		sqlite3_bind_text(st, 1, p.id, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
@@ -830,7 +840,7 @@ int hl_token_verify(hl_token **out, hl_ctx *ctx, const char *presented)
 				memcpy(stored, blob, sizeof(stored));
 				found = true;
 			}
-			version = sqlite3_column_int64(st, 8);
+			version = data_version(ctx);
 			if ((err = read_token(&t, st, 1)) < 0)
 				goto out;
 		} else if (rc != SQLITE_DONE) {

@@ -173,6 +173,23 @@ static int check_result_text(const hl_tool *t, hl_buf *text)
 	return err;
 }
 
+/* Run a statement without results (BEGIN, COMMIT) from the context's cache
+ * of prepared statements: sqlite3_exec() would compile it on every call.
+ * No error is left behind: false only says it did not happen. */
+static bool step_cached(hl_ctx *ctx, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	bool ok;
+
+	if (hl_db__stmt(ctx, &st, sql) < 0) {
+		hl_error_clear();
+		return false;
+	}
+	ok = sqlite3_step(st) == SQLITE_DONE;
+	hl_db__release(ctx, st);
+	return ok;
+}
+
 int hl_tool_call(hl_buf *out, hl_ctx *ctx, const hl_tool *t, const char *args_json, const hl_call_options *opts)
 {
 	hl_call_options defaults = HL_CALL_OPTIONS_INIT;
@@ -203,12 +220,11 @@ int hl_tool_call(hl_buf *out, hl_ctx *ctx, const hl_tool *t, const char *args_js
 	 * transaction). The transaction ends before the result is returned, so
 	 * nothing stays open between calls. Not when the caller has one open. */
 	bool one_read = t->fn && ctx->db && (t->flags & (HL_TOOL_READONLY | HL_TOOL_AUDITED | HL_TOOL_OPEN_WORLD)) ==
-	                HL_TOOL_READONLY && sqlite3_get_autocommit(ctx->db) &&
-	                sqlite3_exec(ctx->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+	                HL_TOOL_READONLY && sqlite3_get_autocommit(ctx->db) && step_cached(ctx, "BEGIN");
 	if (t->fn) {
 		err = t->fn(&text, ctx, args, opts);
 		if (one_read && !sqlite3_get_autocommit(ctx->db))
-			sqlite3_exec(ctx->db, "COMMIT", NULL, NULL, NULL);
+			step_cached(ctx, "COMMIT");
 		if (one_read && !sqlite3_get_autocommit(ctx->db))
 			sqlite3_exec(ctx->db, "ROLLBACK", NULL, NULL, NULL);
 		if (err > 0)
