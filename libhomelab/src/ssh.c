@@ -937,6 +937,9 @@ int hl_ssh__run(hl_ssh_result **out, hl_ctx *ctx, const struct hl_ssh__target *t
 			lost = true;
 			break;
 		}
+		/* no output for a while: the caller may still stop the command */
+		if (!x.stop && x.opts->output && x.opts->output(1, "", 0, x.opts->output_payload) != 0)
+			x.stop = true;
 	}
 	if (lost) {
 		err = hl__err(HL_EUNREACHABLE, HL_ERROR_SSH, "%s: the connection was lost during the command: %s", t->name,

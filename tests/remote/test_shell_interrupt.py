@@ -39,3 +39,27 @@ def test_ctrl_c_ends_the_remote_command(db, trusted, tmp_path):
         s.wait()
     finally:
         s.close()
+
+
+def test_ctrl_c_ends_a_silent_remote_command(db, trusted, tmp_path):
+    # prints its pid, then nothing: the output callback still gets a chance
+    # (len 0, every half second) to end it
+    s = term.Shell(db, str(tmp_path / "state"), env={"HOMELAB_KNOWN_HOSTS": str(trusted)})
+    try:
+        s.send("ssh whisper -- 'echo pid=$$; exec sleep 60'\r")
+        out = s.expect(r"pid=\d+", timeout=15)
+        pid = int(re.search(r"pid=(\d+)", out).group(1))
+        time.sleep(0.3)
+        assert alive(pid)
+        t0 = time.monotonic()
+        s.send("\x03")
+        s.expect(r"homelab\[\d+\]> ", timeout=10)
+        assert time.monotonic() - t0 < 3
+        end = time.monotonic() + 5
+        while alive(pid) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert not alive(pid), "the remote command is still running"
+        s.send("exit\r")
+        s.wait()
+    finally:
+        s.close()

@@ -50,7 +50,9 @@ typedef struct hl_ssh_result {
 } hl_ssh_result;
 
 /** Output as it arrives: stream 1 is stdout, 2 stderr. Return non-zero to
- *  end the command (hl_ssh_exec then returns HL_EUSER). */
+ *  end the command (hl_ssh_exec then returns HL_EUSER). While the command is
+ *  silent it is also called with len 0 at least every half second, so that
+ *  a caller (Ctrl-C in the CLI) can end a command that prints nothing. */
 typedef int (*hl_ssh_output_cb)(int stream, const char *data, size_t len, void *payload);
 
 typedef struct {
