@@ -314,10 +314,7 @@ static int finish(struct probe *p, CURLcode rc)
 }
 
 /* How many transfers at once: $HOMELAB_HEALTH_PARALLEL (1-256), else
- * HEALTH_PARALLEL_DEFAULT. The default stays 1 (one service after the other,
- * as before) until the daemon's tests that time progress reports against
- * sequential probes are adjusted; HEALTH_PARALLEL (16) is the intended one. */
-#define HEALTH_PARALLEL_DEFAULT 1
+ * HEALTH_PARALLEL (16). */
 static size_t parallel_setting(void)
 {
 	const char *v = getenv("HOMELAB_HEALTH_PARALLEL");
@@ -326,7 +323,7 @@ static size_t parallel_setting(void)
 
 	if (n >= 1 && n <= 256 && !*end)
 		return (size_t)n;
-	return HEALTH_PARALLEL_DEFAULT ? HEALTH_PARALLEL_DEFAULT : HEALTH_PARALLEL;
+	return HEALTH_PARALLEL;
 }
 
 int hl_health__probe_all(hl_health_result *res, hl_ctx *ctx, const hl_service *const *svcs, size_t n,

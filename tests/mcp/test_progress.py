@@ -111,8 +111,9 @@ def test_http_client_gone_stops_the_tool(start_daemon, tmp_path):
     db = H.make_demo_db(tmp_path / "slow.db")
     slow = H.SlowServer(0.4)
     try:
-        for i in range(8):
-            H.cli(db, "services", "add", f"slow{i}", "--url", f"http://{H.HOST}:{slow.port}")
+        # more services than are probed at once (16)
+        for i in range(40):
+            H.cli(db, "services", "add", f"slow{i:02d}", "--url", f"http://{H.HOST}:{slow.port}")
         d = start_daemon(db=db)
         s = H.Session(d.http())
         body = json.dumps(_call(token="gone", args={})).encode()
@@ -132,7 +133,7 @@ def test_http_client_gone_stops_the_tool(start_daemon, tmp_path):
             time.sleep(1.0)
             if slow.requests == before:
                 break
-        assert slow.requests < 8, "the tool went on probing after the client left"
+        assert slow.requests <= 32, "the tool went on probing after the client left"
         # the daemon is fine and serves the next call
         assert H.tool_ok(s.call("homelab_list_hosts"))["count"] == 1
     finally:

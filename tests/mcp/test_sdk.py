@@ -31,17 +31,19 @@ def run_client(daemon, db, only="streamable,sse,stdio", token=None, concurrent=F
 
 @pytest.fixture(scope="module")
 def slow_services(shared_db):
-    # Three services that take 0.2 s each, so that the progress reports sent
-    # before each probe come well before the answer: the SDK hands
-    # notifications to their handlers a microtask later than responses, and
-    # drops a report that arrives together with the answer.
-    slow = H.SlowServer(0.2)
+    # Three services that answer after 0.3, 0.6 and 0.9 s: the check probes
+    # them at once and reports as answers come in, so the reports come well
+    # before the answer: the SDK hands notifications to their handlers a
+    # microtask later than responses, and drops a report that arrives
+    # together with the answer.
+    slow = [H.SlowServer(0.3 * (i + 1)) for i in range(3)]
     try:
-        for name in ("slow-a", "slow-b", "slow-c"):
-            H.cli(shared_db, "services", "add", name, "--url", f"http://{H.HOST}:{slow.port}")
+        for name, srv in zip(("slow-a", "slow-b", "slow-c"), slow):
+            H.cli(shared_db, "services", "add", name, "--url", f"http://{H.HOST}:{srv.port}")
         yield
     finally:
-        slow.stop()
+        for srv in slow:
+            srv.stop()
 
 
 @pytest.fixture(scope="module")

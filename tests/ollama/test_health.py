@@ -179,12 +179,15 @@ def test_many_slow_services_take_about_as_long_as_one(cli, hl, servers, monkeypa
     assert slow.hits == 1 + 2 * 20
 
 
-def test_sequential_by_default_for_now(cli, hl, servers):
-    """HOMELAB_HEALTH_PARALLEL unset: one at a time (the default stays 1 until
-    the daemon's timing tests allow more; see health.c)."""
-    slow = servers(200, delay_s=0.3)
-    for i in range(3):
-        cli.ok("services", "add", f"slow{i}", "--url", slow.url)
+def test_sixteen_at_once_by_default(cli, hl, servers, monkeypatch):
+    """HOMELAB_HEALTH_PARALLEL unset: 16 probes at once (one after the other,
+    16 services of 0.5 s would take 8 s)."""
+    monkeypatch.delenv("HOMELAB_HEALTH_PARALLEL", raising=False)
+    slow = servers(200, delay_s=0.5)
+    for i in range(16):
+        cli.ok("services", "add", f"slow{i:02d}", "--url", slow.url)
     t = time.monotonic()
-    assert hl.check_all_services()["healthy"] == 4
-    assert time.monotonic() - t >= 0.9
+    assert hl.check_all_services(timeout_s=10)["healthy"] == 17  # and the double
+    took = time.monotonic() - t
+    print(f"16 services of 0.5 s, default parallelism: {took:.2f} s")
+    assert took < 4.0, took
