@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -336,6 +337,9 @@ fail:
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hl_ssh__conn *pool_head;  /* idle sessions, newest first */
 static unsigned long pool_generation;   /* bumped by hl_ssh_forget(): lent sessions from before close */
+static double pool_idle_s = DEFAULT_IDLE_S; /* $HOMELAB_SSH_IDLE_S as the last caller read it */
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER; /* wakes the reaper */
+static bool reaper_running;
 static pthread_once_t ssh_once = PTHREAD_ONCE_INIT;
 
 static void ssh_init_once(void)
@@ -363,11 +367,9 @@ static void conn_free(struct hl_ssh__conn *c)
 /* Unlink idle sessions past their time into *dead. Caller holds the lock. */
 static void expire_locked(struct hl_ssh__conn **dead, double now)
 {
-	double idle = (double)env_long("HOMELAB_SSH_IDLE_S", DEFAULT_IDLE_S, 0, 86400 * 7);
-
 	for (struct hl_ssh__conn **pp = &pool_head; *pp;) {
 		struct hl_ssh__conn *c = *pp;
-		if (now - c->last_use >= idle) {
+		if (now - c->last_use >= pool_idle_s) {
 			*pp = c->next;
 			c->next = *dead;
 			*dead = c;
@@ -386,6 +388,75 @@ static void free_list(struct hl_ssh__conn *c)
 	}
 }
 
+/* The reaper: closes idle sessions when their time is up, also when no
+ * call comes (a daemon's conversation that ended). It reads the idle time
+ * the callers left in pool_idle_s, never the environment (getenv would
+ * race with a caller's setenv). */
+static void *reaper(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&pool_lock);
+	for (;;) {
+		struct hl_ssh__conn *dead = NULL;
+		struct timespec ts;
+		double now = hl_ssh__now(), wait = 60;
+		expire_locked(&dead, now);
+		for (struct hl_ssh__conn *c = pool_head; c; c = c->next)
+			if (c->last_use + pool_idle_s - now < wait)
+				wait = c->last_use + pool_idle_s - now;
+		if (dead) {
+			pthread_mutex_unlock(&pool_lock);
+			free_list(dead);
+			pthread_mutex_lock(&pool_lock);
+			continue;
+		}
+		if (wait < 0.05)
+			wait = 0.05;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)wait;
+		ts.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&pool_cond, &pool_lock, &ts);
+	}
+	return NULL;
+}
+
+/* Start the reaper once (caller holds pool_lock). Without a thread, idle
+ * sessions still close at the next call. */
+static void start_reaper_locked(void)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	sigset_t all, old;
+
+	if (reaper_running)
+		return;
+	/* the thread takes no signal of the process */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		reaper_running = pthread_create(&th, &attr, reaper, NULL) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void read_idle_setting(void)
+{
+	double idle = (double)env_long("HOMELAB_SSH_IDLE_S", DEFAULT_IDLE_S, 0, 86400 * 7);
+
+	pthread_mutex_lock(&pool_lock);
+	if (idle != pool_idle_s) {
+		pool_idle_s = idle;
+		pthread_cond_signal(&pool_cond);
+	}
+	pthread_mutex_unlock(&pool_lock);
+}
+
 int hl_ssh__acquire(struct hl_ssh__conn **out, hl_ctx *ctx, const struct hl_ssh__target *t, const char *principal,
                     const char *client_addr, bool fresh)
 {
@@ -395,6 +466,7 @@ int hl_ssh__acquire(struct hl_ssh__conn **out, hl_ctx *ctx, const struct hl_ssh_
 
 	*out = NULL;
 	pthread_once(&ssh_once, ssh_init_once);
+	read_idle_setting();
 	pthread_mutex_lock(&pool_lock);
 	expire_locked(&dead, hl_ssh__now());
 	if (!fresh) {
@@ -445,6 +517,7 @@ void hl_ssh__release(struct hl_ssh__conn *c, bool keep)
 		conn_free(c);
 		return;
 	}
+	read_idle_setting();
 	pthread_mutex_lock(&pool_lock);
 	if (c->gen != pool_generation) {
 		/* forgotten while it was lent */
@@ -468,6 +541,8 @@ void hl_ssh__release(struct hl_ssh__conn *c, bool keep)
 		}
 	}
 	expire_locked(&dead, c->last_use);
+	start_reaper_locked();
+	pthread_cond_signal(&pool_cond);
 	pthread_mutex_unlock(&pool_lock);
 	free_list(dead);
 }

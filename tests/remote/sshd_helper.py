@@ -173,6 +173,10 @@ class Sshd:
         self.kill_all()
         return self.start()
 
+    def connection_processes(self):
+        """The sshd processes serving connections (children of the listener)."""
+        return _children(self.proc.pid) if self.proc else []
+
     def log_text(self):
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 

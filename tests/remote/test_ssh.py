@@ -420,15 +420,29 @@ def test_no_method_works_says_what_was_tried(db, trusted, tmp_path, monkeypatch)
     assert "id_ed25519" in msg and "id_rsa" in msg
 
 
-def test_idle_sessions_close(lab, sshd, monkeypatch):
-    lab.call("whisper_ssh_command", command="true")
-    before = sshd.handshakes()
-    lab.call("whisper_ssh_command", command="true")
-    assert sshd.handshakes() == before
-    monkeypatch.setenv("HOMELAB_SSH_IDLE_S", "1")
-    time.sleep(1.2)
-    lab.call("whisper_ssh_command", command="true")
-    assert sshd.handshakes() == before + 1
+def test_idle_sessions_close(tmp_path, db, trusted, sshd, monkeypatch):
+    server = own_server(tmp_path, sshd)
+    server.start()
+    Cli(db).ok("vms", "set", "whisper", "--ssh-port", server.port)
+    trusted.write_text(server.known_hosts_line())
+    try:
+        with homelab.Homelab(db) as hl:
+            hl.call("whisper_ssh_command", command="true")
+            hl.call("whisper_ssh_command", command="true")
+            assert server.handshakes() == 1
+            assert server.connection_processes(), "no kept session"
+            monkeypatch.setenv("HOMELAB_SSH_IDLE_S", "1")
+            hl.call("whisper_ssh_command", command="true")  # the library reads the setting
+            assert server.handshakes() == 1
+            # closed by the library after a second idle, without another call
+            deadline = time.monotonic() + 5
+            while server.connection_processes() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not server.connection_processes(), "the idle session is still open"
+            hl.call("whisper_ssh_command", command="true")
+            assert server.handshakes() == 2
+    finally:
+        server.stop()
 
 
 def test_password_credentials_refused_without_showing_it(db, trusted, monkeypatch, tmp_path):
