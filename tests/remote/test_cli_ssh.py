@@ -17,11 +17,12 @@ def test_exit_status_and_streams(cli, trusted):
 def test_output_streams_as_it_comes(cli, trusted):
     p = subprocess.Popen([HOMELAB, "--db", cli.db, "ssh", "whisper", "--", "echo first; sleep 3; echo second"],
                          stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    t0 = time.monotonic()
     assert p.stdout.readline() == "first\n"
-    assert time.monotonic() - t0 < 2.5
+    t_first = time.monotonic()
     assert p.stdout.readline() == "second\n"
-    assert p.wait(10) == 0
+    # the first line came as it was printed, not with the rest at the end
+    assert time.monotonic() - t_first > 2.0
+    assert p.wait(20) == 0
 
 
 def test_timeout_and_signal_exit_255(cli, trusted):

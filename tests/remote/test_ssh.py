@@ -23,7 +23,7 @@ def alive(pid):
         return False
 
 
-def wait_gone(pid, seconds=5):
+def wait_gone(pid, seconds=10):
     deadline = time.monotonic() + seconds
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -64,7 +64,7 @@ def test_timeout_ends_the_remote_process(lab, tmp_path, command):
     pidfile = tmp_path / "pid"
     t0 = time.monotonic()
     r = lab.call("whisper_ssh_command", command=command.format(pidfile=pidfile), timeout_s=1)
-    assert time.monotonic() - t0 < 8
+    assert time.monotonic() - t0 < 15
     assert r["timed_out"] is True and r["exit_status"] is None
     assert "never" not in r["stdout"]
     pid = int(pidfile.read_text())
@@ -154,9 +154,9 @@ def test_server_killed_mid_command_then_back(tmp_path, db, trusted, sshd):
             t.start()
             time.sleep(0.5)
             server.kill_all()
-            t.join(15)
+            t.join(25)
             assert not t.is_alive(), "the call hangs after the server died"
-            assert time.monotonic() - t0 < 10
+            assert time.monotonic() - t0 < 25
             assert isinstance(box.get("e"), homelab.UnreachableError), box
             assert "connection was lost" in str(box["e"])
             # down: a clear error, quickly
@@ -435,7 +435,7 @@ def test_idle_sessions_close(tmp_path, db, trusted, sshd, monkeypatch):
             hl.call("whisper_ssh_command", command="true")  # the library reads the setting
             assert server.handshakes() == 1
             # closed by the library after a second idle, without another call
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 10
             while server.connection_processes() and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert not server.connection_processes(), "the idle session is still open"
@@ -469,4 +469,4 @@ def test_stdin_is_empty(lab):
     t0 = time.monotonic()
     r = lab.call("whisper_ssh_command", command="cat; read x || echo eof", timeout_s=20)
     assert (r["stdout"], r["exit_status"], r["timed_out"]) == ("eof\n", 0, False)
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 10
