@@ -103,3 +103,39 @@ def test_usage(cli):
     assert cli("ssh", "whisper").rc == 2
     assert cli("ssh", "whisper", "--timeout-s", "abc", "--", "true").rc == 2
     assert "ssh trust TARGET" in cli.ok("ssh", "--help").out
+
+
+def _on_a_terminal(cli, answer, *args):
+    """Run homelab on a pseudo-terminal, answer its question, return all it printed."""
+    import pty
+    import select
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(HOMELAB, [HOMELAB, "--db", cli.db] + [str(a) for a in args], dict(os.environ))
+    out, answered = b"", False
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        if not answered and b"[y/N]" in out:
+            os.write(fd, answer)
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+def test_trust_asks_on_a_terminal(cli, known_hosts, sshd):
+    rc, out = _on_a_terminal(cli, b"n\n", "ssh", "trust", "whisper")
+    assert rc == 1 and f"trust ssh-ed25519 key {sshd.host_fingerprint()} for whisper? [y/N]" in out, out
+    assert "not confirmed; nothing changed" in out and known_hosts.read_text() == ""
+    rc, out = _on_a_terminal(cli, b"y\n", "ssh", "trust", "whisper")
+    assert rc == 0 and "trusted whisper" in out, out
+    assert known_hosts.read_text() == sshd.known_hosts_line()
