@@ -24,3 +24,25 @@ def test_gpu_json_matches_the_tool_schema(cli, trusted, gpu_case, case):
     out = json.loads(r.out)
     assert out["count"] == len(case["gpus"])
     schema_check.check(HOMELAB, "whisper_gpu_status", out)
+
+
+def test_files_json_matches_the_tool_schemas(cli, trusted, tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.txt").write_text("hello\n")
+    (root / "sub").mkdir()
+    cli.ok("vms", "set", "whisper", "--file-root", root)
+    r = cli.ok("--json", "files", "ls", "whisper", root)
+    schema_check.check(HOMELAB, "whisper_list_files", json.loads(r.out))
+    assert {e["name"] for e in json.loads(r.out)["entries"]} >= {"a.txt", "sub"}
+    r = cli.ok("--json", "--yes", "files", "put", "whisper", str(root / "b.txt"), input="new\n")
+    schema_check.check(HOMELAB, "whisper_write_file", json.loads(r.out))
+    r = cli.ok("--json", "tools", "call", "whisper_read_file", "target=whisper", f"file_path={root / 'a.txt'}")
+    schema_check.check(HOMELAB, "whisper_read_file", json.loads(r.out))
+
+
+def test_ssh_command_json_matches_the_tool_schema(cli, trusted):
+    r = cli.ok("--json", "--yes", "tools", "call", "whisper_ssh_command", "target=whisper", "command=echo hi; exit 3")
+    out = json.loads(r.out)
+    schema_check.check(HOMELAB, "whisper_ssh_command", out)
+    assert out["exit_status"] == 3 and out["stdout"] == "hi\n"
