@@ -282,12 +282,19 @@ def test_library_tool_reports_progress(lab):
     assert sorted(_Counting.hits) == ["/web-a", "/web-b", "/web-c"]
 
 
-def test_library_tool_stops_when_the_callback_raises(lab):
+def test_library_tool_stops_when_the_callback_raises(lab, monkeypatch):
     def cb(p):
         if p.message == "checking web-b":
             raise Stop("enough")
 
+    # one probe at a time: what comes after the stop is never probed
+    monkeypatch.setenv("HOMELAB_HEALTH_PARALLEL", "1")
     with pytest.raises(Stop, match="^enough$"):
         lab.call("homelab_check_all_services", progress=cb)
     assert _Counting.hits == ["/web-a"]  # web-b and web-c were never probed
     assert lab.check_all_services()["count"] == 6  # the handle stays usable
+    # 16 at once (the default): the probes in flight end with the stop
+    monkeypatch.delenv("HOMELAB_HEALTH_PARALLEL")
+    with pytest.raises(Stop, match="^enough$"):
+        lab.call("homelab_check_all_services", progress=cb)
+    assert lab.check_all_services()["count"] == 6
