@@ -253,9 +253,15 @@ def test_ctrl_c_stops_a_long_command_and_returns_to_the_prompt(lab):
             out = s.expect(r"homelab\[130\]> ", timeout=5)
             assert time.monotonic() - t0 < 3
             assert "interrupted" in out
-            n = len(Slow.seen)
+            # requests already sent may reach the (loaded) server a little
+            # later; once they have, nothing new comes: no check goes on
+            n, quiet_since = len(Slow.seen), time.monotonic()
+            while time.monotonic() - quiet_since < 1.0:
+                time.sleep(0.1)
+                if len(Slow.seen) != n:
+                    n, quiet_since = len(Slow.seen), time.monotonic()
             time.sleep(2.5)
-            assert len(Slow.seen) == n and n <= 32  # no check goes on after the prompt is back
+            assert len(Slow.seen) == n and n < 40, n
             s.send("vms show quasar\r")  # the shell still works
             s.expect("name:     quasar")
             s.send("exit\r")
