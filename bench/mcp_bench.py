@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import secrets
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -181,6 +182,8 @@ def kib(v):
 
 
 def main():
+    # SIGTERM/SIGINT end the run through the finally below: every server stopped, the directory removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     for exe in (LOAD, os.path.join(BUILD, "bench", "bench_mcp_ceiling"), os.path.join(BUILD, "homelab-mcpd")):
         if not os.access(exe, os.X_OK):
             raise SystemExit(f"{exe} is missing: build first (make bench-mcp does)")

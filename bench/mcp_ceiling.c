@@ -5,8 +5,9 @@
  * so the size is the same), a notification with 202, a GET with the headers
  * of an event stream and no event, a DELETE with 200. Same CivetWeb options
  * as homelab-mcpd (tcp_nodelay, keep-alive, worker threads), same way of
- * sending (headers, then the body with mg_write). No parsing, no database,
- * no authentication: what the HTTP stack under the daemon costs by itself.
+ * sending (status line, headers and body in one mg_write). No parsing, no
+ * database, no authentication: what the HTTP stack under the daemon costs
+ * by itself.
  *
  *   mcp_ceiling BODY_FILE PORT_FILE [THREADS]
  *
@@ -22,7 +23,7 @@
 
 static char *body;
 static size_t body_len;
-static char body_len_text[24];
+static __thread char *out; /* a worker's answer buffer: header + body */
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -41,6 +42,8 @@ static int handle(struct mg_connection *c, void *data)
 	bool notification = false;
 
 	(void)data;
+	if (!out && !(out = malloc(body_len + 512)))
+		return 500;
 	if (!strcmp(ri->request_method, "POST")) {
 		/* a notification (no "id") gets 202, as the spec says */
 		int got, first = 1;
@@ -61,14 +64,21 @@ static int handle(struct mg_connection *c, void *data)
 	} else {
 		n = 0;
 	}
-	mg_response_header_start(c, status);
-	mg_response_header_add(c, "Content-Type", ctype, -1);
-	mg_response_header_add(c, "Content-Length", n ? body_len_text : "0", -1);
-	mg_response_header_add(c, "Cache-Control", "no-store", -1);
-	mg_response_header_add(c, "Mcp-Session-Id", "0123456789abcdef0123456789abcdef", -1);
-	mg_response_header_send(c);
-	if (n)
-		mg_write(c, body, n);
+	/* the whole answer in one write, as homelab-mcpd sends its answers:
+	 * CivetWeb's header API (mg_response_header_send) sends each header
+	 * line with a send() of its own, and with tcp_nodelay each is a TCP
+	 * segment, which would make this ceiling slower than the daemon */
+	{
+		char head[512];
+		int hn = snprintf(head, sizeof(head),
+		                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
+		                  "Mcp-Session-Id: 0123456789abcdef0123456789abcdef\r\nConnection: keep-alive\r\n\r\n",
+		                  status, status == 202 ? "Accepted" : "OK", ctype, n);
+		memcpy(out, head, (size_t)hn);
+		if (n)
+			memcpy(out + hn, body, n);
+		mg_write(c, out, (size_t)hn + n);
+	}
 	return status;
 }
 
@@ -92,7 +102,6 @@ int main(int argc, char **argv)
 	}
 	fclose(f);
 	body_len = (size_t)len;
-	snprintf(body_len_text, sizeof(body_len_text), "%zu", body_len);
 
 	const char *cfg[] = {
 		"listening_ports", "127.0.0.1:0",
