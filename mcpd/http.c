@@ -989,31 +989,6 @@ static int guard(struct mg_connection *c, struct http *h, struct caller *who)
 	return 0;
 }
 
-static int on_mcp(struct mg_connection *c, void *data)
-{
-	struct http *h = data;
-	const char *method = mg_get_request_info(c)->request_method;
-	struct caller who;
-	int rc;
-
-	if (!strcmp(method, "OPTIONS"))
-		return preflight(c, h, "GET, POST, DELETE");
-	if ((rc = guard(c, h, &who)) != 0)
-		return rc;
-	if (!strcmp(method, "POST"))
-		rc = mcp_post(c, h, &who);
-	else if (!strcmp(method, "GET"))
-		rc = mcp_get(c, h, &who);
-	else if (!strcmp(method, "DELETE"))
-		rc = mcp_delete(c, h, &who);
-	else {
-		static const char *const hdr[] = { "Allow", "GET, POST, DELETE", NULL };
-		rc = send_reply(c, h, 405, "text/plain; charset=utf-8", "Method Not Allowed\n", hdr);
-	}
-	caller_done(&who);
-	return rc;
-}
-
 /* Legacy transport: GET /sse opens the stream and names the endpoint. */
 static int legacy_stream(struct mg_connection *c, struct http *h, struct caller *who)
 {
@@ -1037,14 +1012,12 @@ static int legacy_stream(struct mg_connection *c, struct http *h, struct caller 
 	return 200;
 }
 
-/* /sse serves both transports: the original server's documents configure
- * Open WebUI as Streamable HTTP at /sse, and old clients open the legacy
- * stream there. A POST or DELETE, or a GET that names a Streamable HTTP
- * session, is Streamable HTTP exactly as on /mcp; a GET without a session
- * id opens a legacy stream. */
-static int on_sse(struct mg_connection *c, void *data)
+/* Streamable HTTP, on /mcp and on /sse: the original server's documents
+ * configure Open WebUI as Streamable HTTP at /sse, and old clients open the
+ * legacy stream there. On /sse (legacy_get) a GET without a session id
+ * opens a legacy stream; everything else is handled exactly as on /mcp. */
+static int serve(struct mg_connection *c, struct http *h, bool legacy_get)
 {
-	struct http *h = data;
 	const char *method = mg_get_request_info(c)->request_method;
 	struct caller who;
 	int rc;
@@ -1057,16 +1030,26 @@ static int on_sse(struct mg_connection *c, void *data)
 		rc = mcp_post(c, h, &who);
 	else if (!strcmp(method, "DELETE"))
 		rc = mcp_delete(c, h, &who);
-	else if (!strcmp(method, "GET") && mg_get_header(c, "Mcp-Session-Id"))
-		rc = mcp_get(c, h, &who);
-	else if (!strcmp(method, "GET"))
+	else if (!strcmp(method, "GET") && legacy_get && !mg_get_header(c, "Mcp-Session-Id"))
 		rc = legacy_stream(c, h, &who);
+	else if (!strcmp(method, "GET"))
+		rc = mcp_get(c, h, &who);
 	else {
 		static const char *const hdr[] = { "Allow", "GET, POST, DELETE", NULL };
 		rc = send_reply(c, h, 405, "text/plain; charset=utf-8", "Method Not Allowed\n", hdr);
 	}
 	caller_done(&who);
 	return rc;
+}
+
+static int on_mcp(struct mg_connection *c, void *data)
+{
+	return serve(c, data, false);
+}
+
+static int on_sse(struct mg_connection *c, void *data)
+{
+	return serve(c, data, true);
 }
 
 /* Legacy transport: progress goes to the session's stream like replies. */
