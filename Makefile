@@ -30,7 +30,7 @@ compile = cmake --build $(1) -j $(JOBS) $(2) >$(1)/build.log 2>&1 && echo "built
 	{ grep -E -B2 -A8 'error|Error' $(1)/build.log | tail -60; echo "build of $(1) failed (log: $(1)/build.log)"; exit 1; }
 endif
 
-.PHONY: all deps build run test test-fast test-asan test-tsan test-fuzz fuzz-build fuzz bench bench-mcp install clean
+.PHONY: all deps build run test test-fast test-asan test-tsan test-fuzz fuzz-build fuzz bench bench-mcp bench-ssh install clean
 
 all: build
 
@@ -97,6 +97,7 @@ bench: build
 	$(BUILD)/bench/bench_inventory
 	/usr/bin/python3 bench/mcpd_calls.py $(BUILD)
 	@$(MAKE) bench-mcp
+	@$(MAKE) bench-ssh
 
 # homelab-mcpd against an official-SDK peer and a bare CivetWeb ceiling, on
 # 127.0.0.1 (bench/README.md). BENCH_SECONDS per cell, the 64-connection run
@@ -107,6 +108,13 @@ BENCH_SOAK_SECONDS ?= 600
 bench-mcp: build
 	BENCH_SECONDS=$(BENCH_SECONDS) BENCH_LONG_SECONDS=$(BENCH_LONG_SECONDS) BENCH_SOAK_SECONDS=$(BENCH_SOAK_SECONDS) \
 		/usr/bin/python3 bench/mcp_bench.py $(BUILD)
+
+# 100 sequential commands on a private sshd on 127.0.0.1: libhomelab's kept
+# session, homelab-mcpd --stdio, OpenSSH's ssh per command and the npm
+# ssh-mcp 2.11 peer (installed into the build tree from npm).
+SSH_BENCH_N ?= 100
+bench-ssh: build
+	/usr/bin/python3 bench/ssh_bench.py $(BUILD) -n $(SSH_BENCH_N) --install-peer
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
