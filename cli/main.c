@@ -353,6 +353,14 @@ int cli_dispatch(struct cli *c, int argc, char **argv)
 		}
 		if (argc > 1 && (rc = check_subcommand(g, argv[1])) != CLI_OK)
 			return rc;
+		/* `homelab vms list --help`: the group's help (completion offers
+		 * --help there); `tools call TOOL --help` shows the tool's own */
+		if (strcmp(g->name, "tools") != 0)
+			for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+				if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+					cli_group_help(stdout, g);
+					return CLI_OK;
+				}
 		return g->fn(c, argc, argv);
 	}
 	if (argc > 1 && cli_is_help(argv[1]) && extra_help(stdout, argv[0]))

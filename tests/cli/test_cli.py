@@ -277,6 +277,19 @@ def test_tools_list_schema_call(demo):
     assert "name           string, required" in help_text and "scope: inventory:read" in help_text
 
 
+def test_help_after_a_subcommand(hl):
+    """Completion offers --help after every subcommand: it must work there."""
+    group = hl.ok("vms", "--help", db=False).out
+    for argv in (("vms", "list", "--help"), ("vms", "show", "-h"), ("audit", "list", "--help"),
+                 ("creds", "list", "--help"), ("services", "check", "x", "--help")):
+        r = hl.ok(*argv, db=False)
+        assert r.out == hl.ok(argv[0], "--help", db=False).out, argv
+    assert hl.ok("vms", "list", "--help", db=False).out == group
+    # after --, --help belongs to the remote command
+    r = hl("ssh", "whisper", "--", "ls", "--help")  # no such database: nothing runs
+    assert "homelab ssh:" not in r.out
+
+
 def test_every_tool_help_renders(demo):
     for t in demo.ok("--json", "tools", "list").json()["tools"]:
         r = demo.ok("tools", "call", t["name"], "--help")
