@@ -697,9 +697,13 @@ static char *do_complete(struct mcpd *d, const struct caller *who, struct json_o
 		return rpc_error(id, RPC_INTERNAL_ERROR, "cannot open the inventory");
 	if (hl_complete(&out, ctx, kind, avalue && json_object_is_type(avalue, json_type_string) ?
 	                json_object_get_string(avalue) : NULL, target, 100) < 0) {
-		/* an Ollama that does not answer in time offers nothing, not an error */
 		pool_put(&d->pool, ctx);
-		return wrap_result(id, "{\"completion\":{\"values\":[],\"total\":0,\"hasMore\":false}}");
+		/* an Ollama that does not answer in time offers nothing, not an
+		 * error; the inventory failing is one, with its reason */
+		if (!strcmp(kind, "model"))
+			return wrap_result(id, "{\"completion\":{\"values\":[],\"total\":0,\"hasMore\":false}}");
+		snprintf(msg, sizeof(msg), "completion/complete: %s", hl_error_last()->message);
+		return rpc_error(id, RPC_INTERNAL_ERROR, msg);
 	}
 	pool_put(&d->pool, ctx);
 	{

@@ -179,3 +179,20 @@ def test_completion(s):
     e = _error(s, "completion/complete", {"ref": {"type": "ref/resource", "uri": "homelab://vms/whisper"},
                                           "argument": {"name": "name", "value": ""}})
     assert e["code"] == -32602 and "Unknown resource template" in e["message"]
+
+
+def test_inventory_errors_are_reported_not_hidden(start_daemon, tmp_path):
+    """A completion or a read whose inventory query fails says why (an
+    Ollama that does not answer only offers nothing)."""
+    db = H.make_demo_db(tmp_path / "broken.db")
+    d = start_daemon(db=db)
+    s = H.Session(d.http())
+    con = sqlite3.connect(db)
+    con.execute("ALTER TABLE virtual_machines RENAME TO virtual_machines_away")
+    con.commit()
+    con.close()
+    e = _error(s, "completion/complete", {"ref": {"type": "ref/prompt", "name": "diagnose_vm"},
+                                          "argument": {"name": "vm", "value": ""}})
+    assert e["code"] == -32603 and "virtual_machines" in e["message"], e
+    e = _error(s, "resources/read", {"uri": "homelab://vms/whisper"})
+    assert e["code"] == -32603 and "virtual_machines" in e["message"], e
