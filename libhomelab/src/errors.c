@@ -97,6 +97,8 @@ static const struct {
 	{ HL_EINUSE, "HL_EINUSE", "still in use" },
 	{ HL_ELOCKED, "HL_ELOCKED", "vault locked" },
 	{ HL_EINTEGRITY, "HL_EINTEGRITY", "integrity check failed" },
+	{ HL_EUNSUPPORTED, "HL_EUNSUPPORTED", "not supported by the client" },
+	{ HL_EDECLINED, "HL_EDECLINED", "declined: nothing was run" },
 };
 
 const char *hl_strerror(int code)

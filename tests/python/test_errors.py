@@ -26,6 +26,8 @@ EXPECTED = {
     "HL_EINUSE": homelab.InUseError,
     "HL_ELOCKED": homelab.VaultLockedError,
     "HL_EINTEGRITY": homelab.IntegrityError,
+    "HL_EUNSUPPORTED": homelab.UnsupportedError,
+    "HL_EDECLINED": homelab.DeclinedError,
 }
 
 

@@ -62,7 +62,10 @@ static void test_errors__strerror_and_names(void **state)
 	assert_string_equal(hl_error_name(HL_EFULL), "HL_EFULL");
 	assert_string_equal(hl_strerror(12345), "unknown error code");
 	assert_null(hl_error_name(12345));
-	for (int c = 0; c >= HL_EINTEGRITY; c--)
+	assert_string_equal(hl_error_name(HL_EUNSUPPORTED), "HL_EUNSUPPORTED");
+	assert_string_equal(hl_error_name(HL_EDECLINED), "HL_EDECLINED");
+	assert_null(hl_error_name(HL_EDECLINED - 1));
+	for (int c = 0; c >= HL_EDECLINED; c--)
 		assert_non_null(hl_error_name(c));
 }
 

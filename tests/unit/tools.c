@@ -516,8 +516,8 @@ static void test_tools__log_messages(void **state)
 		v1.o.client_addr = NULL;
 		v1.o.timeout_ms = 0;
 		assert_int_equal(hl_tool_call(&out, ctx, t, "{\"timeout_s\":2}", &v1.o), 0);
-		v1.o.version = 3;
-		tu_assert_error(hl_tool_call(&out, ctx, t, NULL, &v1.o), HL_EINVALID, "hl_call_options version 3");
+		v1.o.version = 4;
+		tu_assert_error(hl_tool_call(&out, ctx, t, NULL, &v1.o), HL_EINVALID, "hl_call_options version 4");
 	}
 	assert_string_equal(hl_log_level_name(HL_LOG_WARNING), "warning");
 	assert_null(hl_log_level_name(8));
@@ -527,6 +527,207 @@ static void test_tools__log_messages(void **state)
 	assert_int_equal(hl_log_level_parse(NULL), -1);
 	hl_buf_dispose(&out);
 	tu_http_stop(&srv);
+}
+
+/* The client's side of the version 3 callbacks, for the wrapper tests. */
+struct client {
+	int elicits, samples, stops, progresses, logs;
+	int answer;           /* what elicit returns */
+	int stop_after;       /* should_stop says stop from this call on (0: never) */
+	char message[256], schema[256], params[256], last_log[256];
+};
+
+static int client_elicit(hl_buf *content, const char *message, const char *schema_json, void *payload)
+{
+	struct client *c = payload;
+
+	c->elicits++;
+	snprintf(c->message, sizeof(c->message), "%s", message);
+	snprintf(c->schema, sizeof(c->schema), "%s", schema_json ? schema_json : "(null)");
+	if (c->answer == HL_ELICIT_ACCEPT && schema_json)
+		hl_buf_set(content, "{\"name\":\"x\"}", 12);
+	if (c->answer == HL_ETIMEOUT)
+		return hl_error_set(HL_ETIMEOUT, HL_ERROR_CALLBACK, "the person did not answer in 1 s");
+	return c->answer;
+}
+
+static int client_sample(hl_buf *result, const char *params_json, void *payload)
+{
+	struct client *c = payload;
+
+	c->samples++;
+	snprintf(c->params, sizeof(c->params), "%s", params_json);
+	if (c->answer < 0)
+		return c->answer; /* no message set: the wrapper adds one */
+	return hl_buf_set(result, "{\"role\":\"assistant\"}", 20);
+}
+
+static int client_stop(void *payload)
+{
+	struct client *c = payload;
+
+	return c->stop_after && ++c->stops >= c->stop_after;
+}
+
+static int client_progress(const hl_progress *p, void *payload)
+{
+	struct client *c = payload;
+
+	c->progresses++;
+	return p->completed >= 99;
+}
+
+static void client_log(hl_log_level level, const char *logger, const char *message, void *payload)
+{
+	struct client *c = payload;
+
+	(void)level;
+	c->logs++;
+	snprintf(c->last_log, sizeof(c->last_log), "%s: %s", logger, message);
+}
+
+/* A registered tool using every wrapper: what each returned, as JSON. */
+static int wrap_handler(hl_buf *out, hl_ctx *ctx, const char *args_json, const hl_call_options *opts, void *payload)
+{
+	hl_buf content = HL_BUF_INIT, sampled = HL_BUF_INIT;
+	char text[512];
+	int e, s, p;
+
+	(void)ctx, (void)args_json, (void)payload;
+	e = hl_tool_elicit(&content, opts, "Name the VM", "{\"type\":\"object\"}");
+	s = hl_tool_sample(&sampled, opts, "{\"messages\":[],\"maxTokens\":5}");
+	p = hl_tool_progress(opts, 1, 2, "half");
+	hl_tool_log(opts, HL_LOG_INFO, "test", "elicit %d sample %d", e, s);
+	snprintf(text, sizeof(text), "{\"elicit\":%d,\"content\":%s,\"sample\":%d,\"sampled\":%s,\"progress\":%d,"
+	         "\"stop\":%d}", e, content.ptr ? content.ptr : "null", s, sampled.ptr ? "true" : "false", p,
+	         hl_tool_should_stop(opts));
+	hl_buf_dispose(&content);
+	hl_buf_dispose(&sampled);
+	return hl_buf_set(out, text, strlen(text));
+}
+
+/* hl_tool_elicit, _sample, _should_stop, _progress and _log: with version 3
+ * options they reach the callbacks; with NULL, version 1 or 2 options (whose
+ * memory past their fields is garbage here) they report what cannot be done
+ * and read nothing beyond the version's fields. */
+static void test_tools__call_option_wrappers(void **state)
+{
+	hl_ctx *ctx = *state;
+	hl_tool_def d = HL_TOOL_DEF_INIT;
+	const hl_tool *t = NULL;
+	hl_call_options o = HL_CALL_OPTIONS_INIT;
+	struct client c;
+	hl_buf out = HL_BUF_INIT, content = HL_BUF_INIT;
+	struct {
+		hl_call_options o;
+	} old;
+
+	d.name = "test_wrappers";
+	d.description = "Calls every hl_tool_* wrapper, for the tests";
+	d.scope = "test:read";
+	d.handler = wrap_handler;
+	assert_int_equal(hl_tool_register(&t, &d), 0);
+
+	/* version 3 with every callback */
+	memset(&c, 0, sizeof(c));
+	o.elicit = client_elicit;
+	o.sample = client_sample;
+	o.should_stop = client_stop;
+	o.client_payload = &c;
+	o.progress = client_progress;
+	o.payload = &c;
+	o.log = client_log;
+	o.log_payload = &c;
+	assert_int_equal(hl_tool_call(&out, ctx, t, NULL, &o), 0);
+	assert_string_equal(out.ptr, "{\"elicit\":0,\"content\":{\"name\":\"x\"},\"sample\":0,\"sampled\":true,"
+	                             "\"progress\":0,\"stop\":0}");
+	assert_int_equal(c.elicits, 1);
+	assert_string_equal(c.message, "Name the VM");
+	assert_string_equal(c.schema, "{\"type\":\"object\"}");
+	assert_string_equal(c.params, "{\"messages\":[],\"maxTokens\":5}");
+	assert_int_equal(c.progresses, 1);
+	assert_string_equal(c.last_log, "test: elicit 0 sample 0");
+
+	/* decline and cancel carry no content; the stop callback stops */
+	c.answer = HL_ELICIT_DECLINE;
+	c.stop_after = 1;
+	assert_int_equal(hl_tool_call(&out, ctx, t, NULL, &o), 0);
+	assert_non_null(strstr(out.ptr, "\"elicit\":1,\"content\":null"));
+	assert_non_null(strstr(out.ptr, "\"progress\":-9,\"stop\":1"));
+	c.stop_after = 0;
+	assert_int_equal(hl_tool_elicit(&content, &o, "Sure?", NULL), HL_ELICIT_DECLINE);
+	assert_null(content.ptr);
+	c.answer = HL_ELICIT_CANCEL;
+	assert_int_equal(hl_tool_elicit(&content, &o, "Sure?", NULL), HL_ELICIT_CANCEL);
+	assert_string_equal(c.schema, "(null)");
+	/* accept without an answer object gives {} */
+	c.answer = HL_ELICIT_ACCEPT;
+	assert_int_equal(hl_tool_elicit(&content, &o, "Sure?", NULL), HL_ELICIT_ACCEPT);
+	assert_string_equal(content.ptr, "{}");
+	hl_buf_dispose(&content);
+	/* the callback's errors: its own message, or one naming the code */
+	c.answer = HL_ETIMEOUT;
+	tu_assert_error(hl_tool_elicit(&content, &o, "Sure?", NULL), HL_ETIMEOUT, "the person did not answer in 1 s");
+	c.answer = HL_EUNREACHABLE;
+	tu_assert_error(hl_tool_sample(&content, &o, "{}"), HL_EUNREACHABLE, "sampling failed: unreachable");
+	c.answer = 7;
+	tu_assert_error(hl_tool_elicit(&content, &o, "Sure?", NULL), HL_ERROR, "returned 7, not an hl_elicit_action");
+	assert_null(content.ptr);
+	/* bad input */
+	tu_assert_error(hl_tool_elicit(&content, &o, "", NULL), HL_EINVALID, "a message are required");
+	tu_assert_error(hl_tool_elicit(NULL, &o, "Sure?", NULL), HL_EINVALID, "hl_tool_elicit");
+	tu_assert_error(hl_tool_sample(&content, &o, NULL), HL_EINVALID, "hl_tool_sample");
+	/* progress: the progress callback's return stops too */
+	assert_int_equal(hl_tool_progress(&o, 1, 0, NULL), 0);
+	tu_assert_error(hl_tool_progress(&o, 99, 100, "nearly"), HL_EUSER, "the progress callback asked to stop");
+	hl_tool_log(&o, HL_LOG_DEBUG, NULL, "line\nbreak %s", "x");
+	assert_string_equal(c.last_log, "tool: line break x");
+	o.log_level = HL_LOG_ERROR;
+	hl_tool_log(&o, HL_LOG_WARNING, "test", "filtered");
+	assert_string_equal(c.last_log, "tool: line break x");
+
+	/* no callbacks: nothing can be asked, nothing stops */
+	o = (hl_call_options)HL_CALL_OPTIONS_INIT;
+	assert_int_equal(hl_tool_call(&out, ctx, t, NULL, &o), 0);
+	assert_string_equal(out.ptr, "{\"elicit\":-17,\"content\":null,\"sample\":-17,\"sampled\":false,"
+	                             "\"progress\":0,\"stop\":0}");
+	tu_assert_error(hl_tool_elicit(&content, &o, "Sure?", NULL), HL_EUNSUPPORTED, "does not support elicitation");
+	tu_assert_error(hl_tool_sample(&content, &o, "{}"), HL_EUNSUPPORTED, "does not support sampling");
+	tu_assert_error(hl_tool_elicit(&content, NULL, "Sure?", NULL), HL_EUNSUPPORTED, "elicitation");
+	assert_int_equal(hl_tool_should_stop(NULL), 0);
+	assert_int_equal(hl_tool_progress(NULL, 1, 1, NULL), 0);
+	hl_tool_log(NULL, HL_LOG_ERROR, "test", "nowhere");
+
+	/* versions 1 and 2: garbage past their fields is never read, directly
+	 * or through hl_tool_call */
+	for (unsigned int v = 1; v <= 2; v++) {
+		memset(&c, 0, sizeof(c));
+		memset(&old, 0xa5, sizeof(old));
+		old.o.version = v;
+		old.o.progress = client_progress;
+		old.o.payload = &c;
+		old.o.principal = NULL;
+		old.o.client_addr = NULL;
+		old.o.timeout_ms = 0;
+		if (v == 2) {
+			old.o.log = client_log;
+			old.o.log_payload = &c;
+			old.o.log_level = HL_LOG_DEBUG;
+		}
+		tu_assert_error(hl_tool_elicit(&content, &old.o, "Sure?", NULL), HL_EUNSUPPORTED, "elicitation");
+		tu_assert_error(hl_tool_sample(&content, &old.o, "{}"), HL_EUNSUPPORTED, "sampling");
+		assert_int_equal(hl_tool_should_stop(&old.o), 0);
+		assert_int_equal(hl_tool_progress(&old.o, 1, 2, NULL), 0);
+		tu_assert_error(hl_tool_progress(&old.o, 99, 100, NULL), HL_EUSER, "asked to stop");
+		hl_tool_log(&old.o, HL_LOG_INFO, "test", "v%u", v);
+		assert_int_equal(c.logs, v == 2 ? 1 : 0);
+		assert_int_equal(hl_tool_call(&out, ctx, t, NULL, &old.o), 0);
+		assert_string_equal(out.ptr, "{\"elicit\":-17,\"content\":null,\"sample\":-17,\"sampled\":false,"
+		                             "\"progress\":0,\"stop\":0}");
+		assert_int_equal(c.progresses, 3);
+		assert_int_equal(c.logs, v == 2 ? 2 : 0);
+	}
+	hl_buf_dispose(&out);
 }
 
 int main(void)
@@ -540,6 +741,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tools__register_and_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tools__bad_handler_results, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tools__log_messages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tools__call_option_wrappers, setup, teardown),
 		/* The table, with the registered tools, still walks cleanly. */
 		cmocka_unit_test(test_tools__table_walk),
 	};

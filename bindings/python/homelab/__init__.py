@@ -24,9 +24,9 @@ from . import _lib, client
 from .client import (Homelab, Progress, ToolCall, ToolFlags, ToolInfo, generate_key, method_name_for,
                      register_tool, tool, tools, version)
 from .errors import (AlreadyExistsError, AuthError, BusyError, CancelledError, ClosedError, CorruptError,
-                     FullError, HomelabError, InUseError, IntegrityError, InvalidArgumentError,
+                     DeclinedError, FullError, HomelabError, InUseError, IntegrityError, InvalidArgumentError,
                      LibraryNotFoundError, NotFoundError, OutOfMemoryError, ReadOnlyError, TimeoutError,
-                     UnreachableError, VaultLockedError, error_codes)
+                     UnreachableError, UnsupportedError, VaultLockedError, error_codes)
 
 __version__ = "0.1.0"
 
@@ -61,5 +61,6 @@ __all__ = [
     "HomelabError", "OutOfMemoryError", "NotFoundError", "AlreadyExistsError", "InvalidArgumentError",
     "InvalidError", "AuthError", "TimeoutError", "UnreachableError", "CancelledError", "ReadOnlyError",
     "CorruptError", "FullError", "BusyError", "InUseError", "VaultLockedError", "IntegrityError",
+    "UnsupportedError", "DeclinedError",
     "ClosedError", "LibraryNotFoundError",
 ]

@@ -116,6 +116,14 @@ class IntegrityError(HomelabError):
     """HL_EINTEGRITY: authenticated data failed its integrity check."""
 
 
+class UnsupportedError(HomelabError):
+    """HL_EUNSUPPORTED: the client or front end cannot do this (ask the person, sample)."""
+
+
+class DeclinedError(HomelabError):
+    """HL_EDECLINED: the person declined or cancelled the confirmation: nothing was run."""
+
+
 class ClosedError(HomelabError):
     """The Homelab handle was closed; open a new one."""
 
@@ -143,6 +151,8 @@ _BY_NAME: Dict[str, Type[HomelabError]] = {
     "HL_EINUSE": InUseError,
     "HL_ELOCKED": VaultLockedError,
     "HL_EINTEGRITY": IntegrityError,
+    "HL_EUNSUPPORTED": UnsupportedError,
+    "HL_EDECLINED": DeclinedError,
 }
 
 _codes: Optional[Dict[int, Tuple[str, str]]] = None

@@ -15,22 +15,24 @@ HL_BEGIN_DECL
 /** Return codes. New codes are added at the end; none is ever renumbered. */
 typedef enum {
 	HL_OK = 0,
-	HL_ERROR = -1,        /**< generic failure; see hl_error_last() */
-	HL_ENOMEM = -2,       /**< out of memory */
-	HL_ENOTFOUND = -3,    /**< the named object does not exist */
-	HL_EEXISTS = -4,      /**< an object with that name or address already exists */
-	HL_EINVALID = -5,     /**< an argument is malformed; the message names it */
-	HL_EAUTH = -6,        /**< authentication or authorisation refused */
-	HL_ETIMEOUT = -7,     /**< the operation timed out */
-	HL_EUNREACHABLE = -8, /**< a remote host or service could not be reached */
-	HL_EUSER = -9,        /**< a callback asked to stop; never produced by the library itself */
-	HL_EREADONLY = -10,   /**< the database is read-only */
-	HL_ECORRUPT = -11,    /**< a file is not a homelab database, or is damaged */
-	HL_EFULL = -12,       /**< no free address left in a subnet */
-	HL_EBUSY = -13,       /**< the database stayed locked by another writer */
-	HL_EINUSE = -14,      /**< the object is still referenced (a host with VMs, ...) */
-	HL_ELOCKED = -15,     /**< the credential vault has no key */
-	HL_EINTEGRITY = -16   /**< authenticated data failed its integrity check */
+	HL_ERROR = -1,         /**< generic failure; see hl_error_last() */
+	HL_ENOMEM = -2,        /**< out of memory */
+	HL_ENOTFOUND = -3,     /**< the named object does not exist */
+	HL_EEXISTS = -4,       /**< an object with that name or address already exists */
+	HL_EINVALID = -5,      /**< an argument is malformed; the message names it */
+	HL_EAUTH = -6,         /**< authentication or authorisation refused */
+	HL_ETIMEOUT = -7,      /**< the operation timed out */
+	HL_EUNREACHABLE = -8,  /**< a remote host or service could not be reached */
+	HL_EUSER = -9,         /**< a callback asked to stop; never produced by the library itself */
+	HL_EREADONLY = -10,    /**< the database is read-only */
+	HL_ECORRUPT = -11,     /**< a file is not a homelab database, or is damaged */
+	HL_EFULL = -12,        /**< no free address left in a subnet */
+	HL_EBUSY = -13,        /**< the database stayed locked by another writer */
+	HL_EINUSE = -14,       /**< the object is still referenced (a host with VMs, ...) */
+	HL_ELOCKED = -15,      /**< the credential vault has no key */
+	HL_EINTEGRITY = -16,   /**< authenticated data failed its integrity check */
+	HL_EUNSUPPORTED = -17, /**< the client or front end cannot do this (ask the person, sample, ...) */
+	HL_EDECLINED = -18     /**< the person declined or cancelled: nothing was run */
 } hl_error_code;
 
 /** Where an error came from. */

@@ -59,6 +59,32 @@ typedef enum {
  */
 typedef void (*hl_log_cb)(hl_log_level level, const char *logger, const char *message, void *payload);
 
+/** What the person answered to an elicitation (MCP elicitation/create). */
+typedef enum { HL_ELICIT_ACCEPT = 0, HL_ELICIT_DECLINE = 1, HL_ELICIT_CANCEL = 2 } hl_elicit_action;
+
+/**
+ * Ask the person through the client. message: what is asked (UTF-8); schema_json: the requested schema
+ * (an object of primitive properties, MCP's restricted JSON Schema) or NULL for a plain confirmation.
+ * On HL_ELICIT_ACCEPT, content receives the answer object as JSON text ("{}" when there is none).
+ * @return an hl_elicit_action (>= 0), or a negative hl_error_code after hl_error_set() (client gone,
+ *         timed out, client has no elicitation capability)
+ */
+typedef int (*hl_elicit_cb)(hl_buf *content, const char *message, const char *schema_json, void *payload);
+
+/** Sampling (MCP sampling/createMessage): params_json is the request's params object; result receives the
+ *  client's result object as JSON text. 0 or a negative hl_error_code. */
+typedef int (*hl_sample_cb)(hl_buf *result, const char *params_json, void *payload);
+
+/** Polled by long-running work (remote commands, pulls, health checks): non-zero means stop now; the tool
+ *  then returns HL_EUSER. Must be cheap and thread-safe. */
+typedef int (*hl_stop_cb)(void *payload);
+
+typedef enum {
+	HL_CONFIRM_AUTO = 0,     /* ask before a destructive tool when elicit is set; otherwise run as before */
+	HL_CONFIRM_OFF = 1,      /* never ask */
+	HL_CONFIRM_REQUIRED = 2  /* ask; without elicit, a destructive tool is refused (HL_EAUTH, clear message) */
+} hl_confirm_policy;
+
 typedef struct {
 	unsigned int version;
 	hl_progress_cb progress;   /**< NULL: no progress reports */
@@ -70,9 +96,17 @@ typedef struct {
 	hl_log_cb log;             /**< NULL: no log messages */
 	void *log_payload;         /**< passed to log */
 	hl_log_level log_level;    /**< the least severe level log gets (0: debug, everything) */
+	/* version 3 */
+	hl_elicit_cb elicit;        /**< NULL: the person cannot be asked */
+	hl_sample_cb sample;        /**< NULL: no sampling */
+	hl_stop_cb should_stop;     /**< NULL: never asked to stop, except through progress's return value */
+	void *client_payload;       /**< passed to elicit, sample and should_stop */
+	hl_confirm_policy confirm;  /**< asking before a destructive tool (HL_TOOL_DESTRUCTIVE) runs */
 } hl_call_options;
 
-#define HL_CALL_OPTIONS_VERSION 2
+/* Version 1 ended before log, version 2 before elicit; hl_tool_call() and the
+ * hl_tool_* wrappers read only the fields of the version given. */
+#define HL_CALL_OPTIONS_VERSION 3
 #define HL_CALL_OPTIONS_INIT { .version = HL_CALL_OPTIONS_VERSION }
 
 /** "debug", "info", ... "emergency"; NULL for a value out of range. */
@@ -129,6 +163,48 @@ HL_EXTERN(int) hl_tool_validate(const hl_tool *t, const char *args_json);
  */
 typedef int (*hl_tool_handler)(hl_buf *out, hl_ctx *ctx, const char *args_json,
                                const hl_call_options *opts, void *payload);
+
+/*
+ * Wrappers for handlers of registered tools (and the library's own): each
+ * checks opts (NULL, its version, a NULL callback), so a handler can call
+ * them whatever its caller filled in.
+ */
+
+/**
+ * Ask the person (opts->elicit). See hl_elicit_cb.
+ * @return an hl_elicit_action (>= 0); HL_EUNSUPPORTED when the caller cannot
+ *         ask (no elicit, options older than version 3); the callback's error
+ */
+HL_EXTERN(int) hl_tool_elicit(hl_buf *content, const hl_call_options *opts, const char *message,
+                              const char *schema_json);
+
+/**
+ * Ask the client's model (opts->sample). params_json: a sampling/createMessage
+ * params object. result: the client's result object.
+ * @return 0; HL_EUNSUPPORTED (no sample, old options); the callback's error
+ */
+HL_EXTERN(int) hl_tool_sample(hl_buf *result, const hl_call_options *opts, const char *params_json);
+
+/** Non-zero when the caller asked the tool to stop (opts->should_stop); 0 without one. */
+HL_EXTERN(int) hl_tool_should_stop(const hl_call_options *opts);
+
+/**
+ * Report progress (opts->progress; total 0 when unknown; message may be NULL).
+ * @return 0 to go on; HL_EUSER (error set) when the progress callback returned
+ *         non-zero or should_stop says stop: the handler should return it
+ */
+HL_EXTERN(int) hl_tool_progress(const hl_call_options *opts, double completed, double total, const char *message);
+
+/**
+ * A log message (opts->log, when level is at least opts->log_level; nothing
+ * for options older than version 2). printf-style, made one line of UTF-8;
+ * longer than 511 bytes is cut. Never log a secret.
+ */
+HL_EXTERN(void) hl_tool_log(const hl_call_options *opts, hl_log_level level, const char *logger, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 4, 5)))
+#endif
+	;
 
 /** A tool to add to the table. Every string is copied. */
 typedef struct {

@@ -201,9 +201,11 @@ int hl_tool_call(hl_buf *out, hl_ctx *ctx, const hl_tool *t, const char *args_js
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_tool_call: out, ctx and tool are required");
 	if (!opts)
 		opts = &defaults;
-	if (opts->version == 1) {
-		/* version 1 ended before the log fields: read only what it has */
-		memcpy(&defaults, opts, offsetof(hl_call_options, log));
+	if (opts->version == 1 || opts->version == 2) {
+		/* version 1 ended before the log fields, version 2 before elicit:
+		 * read only what it has; the rest keeps its defaults */
+		memcpy(&defaults, opts, opts->version == 1 ? offsetof(hl_call_options, log)
+		                                          : offsetof(hl_call_options, elicit));
 		defaults.version = HL_CALL_OPTIONS_VERSION;
 		opts = &defaults;
 	} else if (opts->version != HL_CALL_OPTIONS_VERSION) {
@@ -267,21 +269,122 @@ int hl_log_level_parse(const char *name)
 	return -1;
 }
 
-void hl_tool__log(const hl_call_options *opts, hl_log_level level, const char *logger, const char *fmt, ...)
+static void vlog(const hl_call_options *opts, hl_log_level level, const char *logger, const char *fmt, va_list ap)
 {
 	char msg[512];
-	va_list ap;
 
-	if (!opts || !opts->log || level < opts->log_level)
+	if (!opts || opts->version < 2 || !opts->log || level < opts->log_level)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	hl__utf8_scrub(msg);
 	for (char *c = msg; *c; c++)
 		if ((unsigned char)*c < 0x20)
 			*c = ' '; /* one line */
-	opts->log(level, logger, msg, opts->log_payload);
+	opts->log(level, logger ? logger : "tool", msg, opts->log_payload);
+}
+
+void hl_tool__log(const hl_call_options *opts, hl_log_level level, const char *logger, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(opts, level, logger, fmt, ap);
+	va_end(ap);
+}
+
+void hl_tool_log(const hl_call_options *opts, hl_log_level level, const char *logger, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!fmt)
+		return;
+	va_start(ap, fmt);
+	vlog(opts, level, logger, fmt, ap);
+	va_end(ap);
+}
+
+/* Does opts (of any accepted version) have the version 3 fields? */
+static bool has_v3(const hl_call_options *opts)
+{
+	return opts && opts->version >= 3;
+}
+
+int hl_tool_elicit(hl_buf *content, const hl_call_options *opts, const char *message, const char *schema_json)
+{
+	hl_buf answer = HL_BUF_INIT;
+	int r;
+
+	if (!content || !message || !*message)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_tool_elicit: content and a message are required");
+	if (!has_v3(opts) || !opts->elicit)
+		return hl__err(HL_EUNSUPPORTED, HL_ERROR_CALLBACK, "the person cannot be asked: the client does not "
+		               "support elicitation");
+	hl_error_clear();
+	r = opts->elicit(&answer, message, schema_json, opts->client_payload);
+	if (r < 0) {
+		hl_buf_dispose(&answer);
+		if (hl__err_code() == HL_OK)
+			hl__err(r, HL_ERROR_CALLBACK, "asking the person failed: %s", hl_strerror(r));
+		return r;
+	}
+	if (r > HL_ELICIT_CANCEL) {
+		hl_buf_dispose(&answer);
+		return hl__err(HL_ERROR, HL_ERROR_CALLBACK, "the elicit callback returned %d, not an hl_elicit_action",
+		               r);
+	}
+	if (r == HL_ELICIT_ACCEPT && !answer.ptr && hl_buf_set(&answer, "{}", 2) < 0) {
+		hl_buf_dispose(&answer);
+		return hl__oom();
+	}
+	if (r != HL_ELICIT_ACCEPT)
+		hl_buf_dispose(&answer);
+	hl_buf_dispose(content);
+	*content = answer;
+	return r;
+}
+
+int hl_tool_sample(hl_buf *result, const hl_call_options *opts, const char *params_json)
+{
+	hl_buf answer = HL_BUF_INIT;
+	int r;
+
+	if (!result || !params_json || !*params_json)
+		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_tool_sample: result and params_json are required");
+	if (!has_v3(opts) || !opts->sample)
+		return hl__err(HL_EUNSUPPORTED, HL_ERROR_CALLBACK, "the client's model cannot be asked: the client does "
+		               "not support sampling");
+	hl_error_clear();
+	r = opts->sample(&answer, params_json, opts->client_payload);
+	if (r > 0)
+		r = HL_ERROR;
+	if (r == 0 && !answer.ptr)
+		r = hl__err(HL_ERROR, HL_ERROR_CALLBACK, "the sample callback returned no result");
+	if (r < 0) {
+		hl_buf_dispose(&answer);
+		if (hl__err_code() == HL_OK)
+			hl__err(r, HL_ERROR_CALLBACK, "sampling failed: %s", hl_strerror(r));
+		return r;
+	}
+	hl_buf_dispose(result);
+	*result = answer;
+	return 0;
+}
+
+int hl_tool_should_stop(const hl_call_options *opts)
+{
+	return has_v3(opts) && opts->should_stop && opts->should_stop(opts->client_payload) ? 1 : 0;
+}
+
+int hl_tool_progress(const hl_call_options *opts, double completed, double total, const char *message)
+{
+	if (opts && opts->progress) {
+		hl_progress p = { .message = message, .completed = completed, .total = total };
+		if (opts->progress(&p, opts->payload))
+			return hl__err(HL_EUSER, HL_ERROR_CALLBACK, "stopped: the progress callback asked to stop");
+	}
+	if (hl_tool_should_stop(opts))
+		return hl__err(HL_EUSER, HL_ERROR_CALLBACK, "stopped: the caller asked to stop");
+	return 0;
 }
 
 static bool valid_name(const char *name)
