@@ -29,6 +29,7 @@ struct cli {
 	bool interactive;     /* running inside the REPL */
 	bool create_db;       /* `db init`: cli_ctx() may create the database (no other command does) */
 	bool quiet;           /* --quiet: no progress, no "removed ..." lines; results and errors still */
+	int verbose;          /* -v: tools' log messages from info up on stderr; -vv: from debug up */
 	hl_ctx *ctx;          /* opened on first use by cli_ctx() */
 };
 
@@ -157,6 +158,15 @@ void cli_progress_init(struct cli_progress *p, const struct cli *c, bool bytes);
 int cli_progress_cb(const hl_progress *p, void *payload);
 /* Clear the bar (the result replaces it). */
 void cli_progress_end(struct cli_progress *p);
+
+/*
+ * -v: what a tool does as it runs. cli_call_log() sets opts' log callback
+ * when c->verbose is on (nothing otherwise); progress is the bar of the
+ * same call, or NULL. Each message is one line on stderr, "LOGGER: LEVEL:
+ * MESSAGE", escaped for the terminal; a drawn bar is cleared first and
+ * drawn again by the next report.
+ */
+void cli_call_log(const struct cli *c, hl_call_options *opts, struct cli_progress *progress);
 
 /*
  * Ctrl-C (progress.c). cli_signals_init() catches SIGINT: while a command

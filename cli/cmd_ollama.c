@@ -73,6 +73,7 @@ static int call(struct cli *c, const char *tool, struct json_object *args, bool 
 		opts.progress = cli_progress_cb;
 		opts.payload = &pr;
 	}
+	cli_call_log(c, &opts, progress ? &pr : NULL);
 	err = hl_tool_call(out, ctx, t, args_text(args), &opts);
 	if (progress)
 		cli_progress_end(&pr);

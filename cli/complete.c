@@ -34,7 +34,7 @@ static void offer(struct want *w, const char *cand)
 		w->emit(cand, w->payload);
 }
 
-static const char *const globals[] = { "--db", "--json", "--yes", "--quiet", "--help", "--version", NULL };
+static const char *const globals[] = { "--db", "--json", "--yes", "--quiet", "--verbose", "--help", "--version", NULL };
 static const char *const extras[] = { "shell", "help", "completion", NULL };
 
 /* The kind of name an argument written as `meta` takes in group g. */
@@ -456,7 +456,7 @@ static void bash_script(FILE *f)
 	        HOMELAB_VERSION);
 	fputs("_homelab_commands=\"", f);
 	words_of_groups(f);
-	fputs("\"\n_homelab_globals=\"--db --json --yes --quiet --help --version\"\n_homelab_tools=\"", f);
+	fputs("\"\n_homelab_globals=\"--db --json --yes --quiet --verbose --help --version\"\n_homelab_tools=\"", f);
 	tool_words(f);
 	fputs("\"\n", f);
 	subcommand_vars(f, "_homelab_sub_%s=\"");

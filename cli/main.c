@@ -113,7 +113,7 @@ static const char *const extra_commands[] = { "shell", "help", "completion", NUL
 void cli_usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: homelab [--db PATH] [--json] [--yes] [--quiet] COMMAND [ARGS...]\n"
+	        "usage: homelab [--db PATH] [--json] [--yes] [--quiet] [-v] COMMAND [ARGS...]\n"
 	        "       homelab [--db PATH]              (no command: interactive shell)\n"
 	        "\n"
 	        "Manage a homelab: VMs, Proxmox hosts, services, IP addresses, credentials\n"
@@ -135,6 +135,10 @@ void cli_usage(FILE *f)
 	        "  --yes, -y   do not ask before changing or removing things\n"
 	        "  --quiet, -q no progress and no confirmation lines (\"removed vm x\");\n"
 	        "              results, warnings and errors still print\n"
+	        "  --verbose, -v\n"
+	        "              what a tool does as it runs, on stderr: the command run over\n"
+	        "              SSH and its exit status, each health answer, the stages of a\n"
+	        "              pull; -vv adds debug messages\n"
 	        "  --help, -h  this help; `homelab COMMAND --help` for a command's help\n"
 	        "  --version   print the version\n"
 	        "\n"
@@ -400,6 +404,10 @@ int main(int argc, char **argv)
 			c.yes = true;
 		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
 			c.quiet = true;
+		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+			c.verbose++;
+		} else if (!strcmp(a, "-vv")) {
+			c.verbose += 2;
 		} else if (!strcmp(a, "--version")) {
 			printf("homelab %s (libhomelab %s)\n", HOMELAB_VERSION, hl_version());
 			return CLI_OK;
@@ -410,8 +418,8 @@ int main(int argc, char **argv)
 			i++;
 			break;
 		} else {
-			static const char *const globals[] = { "db", "json", "yes", "quiet", "help", "version" };
-			const char *near = a[1] == '-' ? cli_nearest(a + 2, globals, 6) : NULL;
+			static const char *const globals[] = { "db", "json", "yes", "quiet", "verbose", "help", "version" };
+			const char *near = a[1] == '-' ? cli_nearest(a + 2, globals, 7) : NULL;
 			if (near)
 				return cli_usage_error("unknown option '%s'; did you mean '--%s'? (try 'homelab --help')",
 				                       cli_safe(a), near);

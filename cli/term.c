@@ -198,6 +198,28 @@ int cli_progress_cb(const hl_progress *pr, void *payload)
 	return 0;
 }
 
+static void log_line(hl_log_level level, const char *logger, const char *message, void *payload)
+{
+	struct cli_progress *p = payload;
+	const char *name = hl_log_level_name((int)level);
+
+	if (p && p->tty && p->drawn) {
+		fputs("\r\033[K", stderr); /* the next report draws the bar again */
+		p->drawn = false;
+	}
+	fprintf(stderr, "%s: ", cli_safe(logger ? logger : "homelab"));
+	fprintf(stderr, "%s: %s\n", name ? name : "info", cli_safe(message ? message : ""));
+}
+
+void cli_call_log(const struct cli *c, hl_call_options *opts, struct cli_progress *progress)
+{
+	if (c->verbose <= 0)
+		return;
+	opts->log = log_line;
+	opts->log_payload = progress;
+	opts->log_level = c->verbose > 1 ? HL_LOG_DEBUG : HL_LOG_INFO;
+}
+
 void cli_progress_end(struct cli_progress *p)
 {
 	if (p->tty && p->drawn)

@@ -79,6 +79,7 @@ static int call(struct cli *c, const hl_tool *t, const char *args, hl_buf *out)
 		opts.progress = cli_progress_cb;
 		opts.payload = &pr;
 	}
+	cli_call_log(c, &opts, progress ? &pr : NULL);
 	err = hl_tool_call(out, ctx, t, args, &opts);
 	if (progress)
 		cli_progress_end(&pr);

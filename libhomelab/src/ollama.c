@@ -9,6 +9,7 @@
  */
 #include "ollama.h"
 #include "ndjson.h"
+#include "tools/registry.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -446,6 +447,8 @@ static int on_line(const char *line, size_t len, void *payload)
 			free(s->status);
 			if (!(s->status = hl__strdup(st)))
 				err = HL_ENOMEM;
+			else /* -v in the CLI, notifications/message in the daemon */
+				hl_tool__log(s->opts, HL_LOG_INFO, "ollama", "%s on %.64s: %.200s", s->what, s->c->target, st);
 			changed = true;
 		}
 		if (!strcmp(st, "success"))

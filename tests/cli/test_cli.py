@@ -530,3 +530,24 @@ def test_missing_default_database(tmp_path):
     want = tmp_path / "xdg" / "homelab" / "homelab.db"
     assert r.rc == 3 and r.err == f"homelab: no such database: {want} (create it with homelab db init)\n"
     assert not (tmp_path / "xdg").exists()
+
+
+def test_verbose_shows_each_health_answer_on_stderr(demo, http_service):
+    port = http_service
+    demo.ok("services", "add", "probe", "--url", f"http://127.0.0.1:{port}", "--health", "/healthz")
+    demo.ok("services", "add", "sick", "--url", f"http://127.0.0.1:{port}", "--health", "/broken")
+    demo.ok("services", "add", "bare")
+    quiet = demo.ok("--json", "services", "check", "--all", "--timeout-s", "2")
+    assert "health:" not in quiet.err
+    r = demo.ok("-v", "--json", "services", "check", "--all", "--timeout-s", "2")
+    assert r.json()["count"] == quiet.json()["count"]  # stdout is the same JSON
+    lines = r.err.splitlines()
+    assert any(l.startswith("health: info: probe: healthy (HTTP 200 in ") for l in lines), r.err
+    assert "health: warning: sick: unhealthy (HTTP 503 in " in r.err
+    assert "health: notice: bare: not checked (" in r.err
+    # -v is info and up, -vv adds debug; the long name works too
+    assert demo.ok("--verbose", "--json", "services", "check", "--all", "--timeout-s", "2").err.count("health: ") == \
+        len([l for l in lines if l.startswith("health: ")])
+    r = demo("--verbos", "vms", "list")
+    assert r.rc == 2 and "did you mean '--verbose'" in r.err
+

@@ -182,3 +182,14 @@ def test_usage(cli):
     assert r.rc == 2 and "unknown subcommand 'ollama frobnicate'" in r.err
     r = cli.ok("ollama", "--help")
     assert "homelab ollama pull MODEL [--target VM]" in r.out
+
+
+def test_verbose_pull_logs_its_stages(cli, double):
+    r = cli.ok("-v", "--json", "ollama", "pull", "gemma:7b")
+    assert r.json()["status"] == "success"
+    logs = [l for l in r.err.splitlines() if l.startswith("ollama: ")]
+    assert logs[0].startswith("ollama: info: ollama_pull on whisper (http://127.0.0.1:"), r.err
+    # each stage of the pull as Ollama names it, then how it ended
+    assert logs[1:-1] == [f"ollama: info: pull of gemma:7b on whisper: {s}" for s in STATUSES], r.err
+    assert logs[-1] == "ollama: info: ollama_pull on whisper: done", r.err
+    assert not any(l.startswith("ollama: ") for l in cli.ok("--json", "ollama", "pull", "gemma:7b").err.splitlines())

@@ -1,4 +1,5 @@
 """`homelab ssh`: streaming, exit statuses, host key trust from the CLI."""
+import json
 import os
 import subprocess
 import time
@@ -139,3 +140,22 @@ def test_trust_asks_on_a_terminal(cli, known_hosts, sshd):
     rc, out = _on_a_terminal(cli, b"y\n", "ssh", "trust", "whisper")
     assert rc == 0 and "trusted whisper" in out, out
     assert known_hosts.read_text() == sshd.known_hosts_line()
+
+
+def test_verbose_shows_the_command_and_its_exit_status(cli, trusted):
+    r = cli("-v", "--json", "--yes", "tools", "call", "whisper_ssh_command", "target=whisper",
+            "command=echo hi; exit 3")
+    assert r.rc == 0 and json.loads(r.out)["exit_status"] == 3 and json.loads(r.out)["stdout"] == "hi\n"
+    lines = [l for l in r.err.splitlines() if l.startswith("ssh: ")]
+    assert lines[0] == "ssh: info: running on whisper: echo hi; exit 3", r.err
+    assert lines[-1].startswith("ssh: warning: whisper: exit status 3 in "), r.err
+    r = cli("--json", "--yes", "tools", "call", "whisper_ssh_command", "target=whisper", "command=true")
+    assert r.rc == 0 and "ssh: " not in r.err
+
+
+def test_verbose_log_lines_are_escaped(cli, trusted):
+    r = cli("-v", "--json", "--yes", "tools", "call", "whisper_ssh_command", "target=whisper",
+            "command=true '\x1b]0;owned\x07\x1b[2J\u009b31m'")
+    assert r.rc == 0, r
+    line = next(l for l in r.err.splitlines() if l.startswith("ssh: info: running on whisper: true "))
+    assert not any(ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0 for ch in line), ascii(line)
