@@ -22,7 +22,10 @@
 	X(ollama_delete)     /* tools_ollama.c */ \
 	X(ollama_copy)       /* tools_ollama.c */ \
 	X(ollama_create)     /* tools_ollama.c */ \
-	X(audit_chain_keyed) /* audit.c: the migration that keyed the chain */
+	X(audit_chain_keyed) /* audit.c: the migration that keyed the chain */ \
+	X(confirm_declined)  /* tools/registry.c: the person said no to a destructive tool: it did not run */ \
+	X(confirm_cancelled) /* tools/registry.c: the person dismissed the question: it did not run */ \
+	X(confirm_failed)    /* tools/registry.c: the person could not be asked (required, client gone, timeout) */
 
 /* The names as one string literal: " credential_read credential_set ..." */
 #define HL_AUDIT_ACTION_WORD_(name) " " #name

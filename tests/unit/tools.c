@@ -730,6 +730,120 @@ static void test_tools__call_option_wrappers(void **state)
 	hl_buf_dispose(&out);
 }
 
+static int destroyed;
+
+static int destroy_handler(hl_buf *out, hl_ctx *ctx, const char *args_json, const hl_call_options *opts,
+                           void *payload)
+{
+	(void)ctx, (void)args_json, (void)opts, (void)payload;
+	destroyed++;
+	return hl_buf_set(out, "{\"destroyed\":true}", 18);
+}
+
+/* Confirmation by elicitation: before a destructive tool runs, the library
+ * asks (policy auto with an elicit callback, or required); no or dismissed
+ * means nothing runs, HL_EDECLINED, and an audit row; required without a
+ * way to ask is refused; off never asks; the question names the command or
+ * path and the target, from the arguments. */
+static void test_tools__confirm_destructive(void **state)
+{
+	hl_ctx *ctx = *state;
+	hl_tool_def d = HL_TOOL_DEF_INIT;
+	const hl_tool *t = NULL;
+	hl_call_options o = HL_CALL_OPTIONS_INIT;
+	struct client c;
+	hl_buf out = HL_BUF_INIT;
+	const char *db = hl_ctx_db_path(ctx);
+
+	d.name = "test_destroy";
+	d.title = "Destroy a thing";
+	d.description = "Destroys nothing, for the tests";
+	d.scope = "test:write";
+	d.flags = HL_TOOL_DESTRUCTIVE;
+	d.handler = destroy_handler;
+	assert_int_equal(hl_tool_register(&t, &d), 0);
+	memset(&c, 0, sizeof(c));
+	o.elicit = client_elicit;
+	o.client_payload = &c;
+	o.principal = "alice";
+	o.client_addr = "127.0.0.9";
+
+	/* auto + accept: asked once, runs */
+	destroyed = 0;
+	assert_int_equal(hl_tool_call(&out, ctx, t, NULL, &o), 0);
+	assert_int_equal(destroyed, 1);
+	assert_int_equal(c.elicits, 1);
+	assert_string_equal(c.message, "Allow the tool Destroy a thing (test_destroy)? It may change or destroy things.");
+	assert_string_equal(c.schema, "(null)");
+	/* decline and cancel: nothing runs, audited with who and what */
+	c.answer = HL_ELICIT_DECLINE;
+	tu_assert_error(hl_tool_call(&out, ctx, t, NULL, &o), HL_EDECLINED, "declined by the person: nothing was run");
+	c.answer = HL_ELICIT_CANCEL;
+	tu_assert_error(hl_tool_call(&out, ctx, t, NULL, &o), HL_EDECLINED, "cancelled by the person: nothing was run");
+	assert_int_equal(destroyed, 1);
+	assert_string_equal(tu_sql_text(db, "SELECT group_concat(action || ' ' || result || ' ' || target_type || ' ' || "
+	                                    "target_id || ' ' || user || ' ' || ip_address, ', ') FROM audit_log WHERE "
+	                                    "action LIKE 'confirm_%'"),
+	                    "confirm_declined declined tool test_destroy alice 127.0.0.9, "
+	                    "confirm_cancelled cancelled tool test_destroy alice 127.0.0.9");
+	/* asking fails (timed out, client gone): nothing runs, the reason is told */
+	c.answer = HL_ETIMEOUT;
+	tu_assert_error(hl_tool_call(&out, ctx, t, NULL, &o), HL_ETIMEOUT, "test_destroy: could not ask the person "
+	                "(the person did not answer in 1 s): nothing was run");
+	assert_int_equal(destroyed, 1);
+	/* off: never asked */
+	c.elicits = 0;
+	o.confirm = HL_CONFIRM_OFF;
+	assert_int_equal(hl_tool_call(&out, ctx, t, NULL, &o), 0);
+	assert_int_equal(destroyed, 2);
+	assert_int_equal(c.elicits, 0);
+	/* auto without a way to ask: runs as before */
+	o.confirm = HL_CONFIRM_AUTO;
+	o.elicit = NULL;
+	assert_int_equal(hl_tool_call(&out, ctx, t, NULL, &o), 0);
+	assert_int_equal(destroyed, 3);
+	/* required without a way to ask: refused, audited */
+	o.confirm = HL_CONFIRM_REQUIRED;
+	tu_assert_error(hl_tool_call(&out, ctx, t, NULL, &o), HL_EAUTH, "the person must confirm it first, but this "
+	                "client cannot ask (it has no elicitation): nothing was run");
+	assert_int_equal(destroyed, 3);
+	assert_string_equal(tu_sql_text(db, "SELECT group_concat(result, ',') FROM audit_log WHERE action = "
+	                                    "'confirm_failed'"), "error,refused");
+	/* a tool that is not destructive is never asked about */
+	o.elicit = client_elicit;
+	c.elicits = 0;
+	assert_int_equal(tu_call(&out, ctx, "homelab_list_hosts", NULL), 0);
+	assert_int_equal(hl_tool_call(&out, ctx, hl_tool_lookup("homelab_list_hosts"), NULL, &o), 0);
+	assert_int_equal(c.elicits, 0);
+
+	/* the built-in destructive tools: the question names what and where;
+	 * declined, nothing was tried (no connection to the demo's addresses) */
+	o.confirm = HL_CONFIRM_AUTO;
+	c.answer = HL_ELICIT_DECLINE;
+	tu_assert_error(hl_tool_call(&out, ctx, hl_tool_lookup("whisper_ssh_command"),
+	                             "{\"command\":\"rm -rf /srv/models\\nreboot\",\"target\":\"harbor\"}", &o),
+	                HL_EDECLINED, "declined");
+	assert_string_equal(c.message, "Run this shell command on harbor over SSH?\n\nrm -rf /srv/models\nreboot");
+	tu_assert_error(hl_tool_call(&out, ctx, hl_tool_lookup("whisper_write_file"),
+	                             "{\"file_path\":\"/etc/motd\",\"content\":\"hello\"}", &o), HL_EDECLINED, "declined");
+	assert_string_equal(c.message, "Write the file /etc/motd on whisper (5 characters)? An existing file is replaced.");
+	tu_assert_error(hl_tool_call(&out, ctx, hl_tool_lookup("ollama_delete_model"),
+	                             "{\"model_name\":\"llama3:8b\",\"target\":\"101\"}", &o), HL_EDECLINED, "declined");
+	assert_string_equal(c.message, "Delete the Ollama model llama3:8b on 101? It is gone for good.");
+	tu_assert_error(hl_tool_call(&out, ctx, hl_tool_lookup("whisper_ssh_command"), "{\"command\":\"id\",\"target\":7}",
+	                             &o), HL_EDECLINED, "declined");
+	assert_string_equal(c.message, "Run this shell command on 7 over SSH?\n\nid");
+	/* bad arguments are refused before anyone is asked */
+	c.elicits = 0;
+	tu_assert_error(hl_tool_call(&out, ctx, hl_tool_lookup("whisper_ssh_command"), "{}", &o), HL_EINVALID,
+	                "command: is required");
+	assert_int_equal(c.elicits, 0);
+	assert_string_equal(tu_sql_text(db, "SELECT count(*) FROM audit_log WHERE action = 'confirm_declined'"), "5");
+	assert_string_equal(tu_sql_text(db, "SELECT count(*) FROM audit_log WHERE action IN ('ssh_command', "
+	                                    "'file_write', 'ollama_delete')"), "0");
+	hl_buf_dispose(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -742,6 +856,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tools__bad_handler_results, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tools__log_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tools__call_option_wrappers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tools__confirm_destructive, setup, teardown),
 		/* The table, with the registered tools, still walks cleanly. */
 		cmocka_unit_test(test_tools__table_walk),
 	};

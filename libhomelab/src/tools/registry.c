@@ -29,6 +29,17 @@ static const struct hl_tool builtin[] = {
 };
 #define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]))
 
+/* The questions asked before destructive tools run (HL_CONFIRM in tools.def). */
+static const struct {
+	const char *name, *question;
+} confirm_questions[] = {
+#define HL_TOOL(n, title, scope, flags, desc, in, out)
+#define HL_CONFIRM(n, question) { #n, question },
+#include "tools.def"
+#undef HL_CONFIRM
+#undef HL_TOOL
+};
+
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hl_tool *reg_head, *reg_tail;
 static size_t reg_count;
@@ -190,6 +201,130 @@ static bool step_cached(hl_ctx *ctx, const char *sql)
 	return ok;
 }
 
+/* ----------------------------------------------------- confirmation --- */
+
+/* Append an argument's value to the question: text as it is (control
+ * characters but newlines and tabs shown as '?'), cut after 2000 bytes. */
+static int put_value(hl_buf *q, struct json_object *v, bool length)
+{
+	const char *text;
+	size_t n;
+
+	if (length)
+		return hl_buf__printf(q, "%d", v && json_object_is_type(v, json_type_string) ? json_object_get_string_len(v)
+		                                                                       : 0);
+	text = v ? json_object_get_string(v) : "(none)";
+	n = strlen(text);
+	for (size_t i = 0; i < n && i < 2000; i++) {
+		char c = text[i];
+		if ((unsigned char)c < 0x20 && c != '\n' && c != '\t')
+			c = '?';
+		if (hl_buf__printf(q, "%c", c) < 0)
+			return HL_ENOMEM;
+	}
+	return n > 2000 ? hl_buf__printf(q, "... (%zu more bytes not shown)", n - 2000) : 0;
+}
+
+/* The question for tool t with these arguments. */
+static int confirm_question(hl_buf *q, const hl_tool *t, struct json_object *args)
+{
+	const char *tmpl = NULL;
+	int err = 0;
+
+	for (size_t i = 0; i < sizeof(confirm_questions) / sizeof(confirm_questions[0]); i++)
+		if (!strcmp(confirm_questions[i].name, t->name))
+			tmpl = confirm_questions[i].question;
+	if (!tmpl)
+		return hl_buf__printf(q, "Allow the tool %s (%s)? It may change or destroy things.", t->title, t->name);
+	for (const char *p = tmpl; *p && err == 0; p++) {
+		const char *end = *p == '{' ? strchr(p, '}') : NULL;
+		char name[64];
+		struct json_object *v = NULL;
+		bool length = false;
+		if (!end || end - p - 1 >= (long)sizeof(name)) {
+			err = hl_buf__printf(q, "%c", *p);
+			continue;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)(end - p - 1), p + 1);
+		if (strchr(name, ':')) {
+			length = !strcmp(strchr(name, ':'), ":length");
+			*strchr(name, ':') = '\0';
+		}
+		if (!json_object_object_get_ex(args, name, &v) && !strcmp(name, "target")) {
+			const char *def = getenv("HOMELAB_DEFAULT_TARGET");
+			err = hl_buf__printf(q, "%s", def && *def ? def : "whisper");
+		} else {
+			err = put_value(q, v, length);
+		}
+		p = end;
+	}
+	return err;
+}
+
+/* A confirmation that did not end in yes, on the record (best effort:
+ * nothing ran either way). */
+static void audit_confirm(hl_ctx *ctx, const hl_tool *t, const hl_call_options *opts, const char *action,
+                          const char *result, const char *details)
+{
+	hl_audit_event ev = HL_AUDIT_EVENT_INIT;
+	int code = hl_error_last()->code, klass = hl_error_last()->klass;
+	char why[600];
+
+	snprintf(why, sizeof(why), "%s", hl_error_last()->message);
+	ev.action = action;
+	ev.result = result;
+	ev.target_type = "tool";
+	ev.target_id = t->name;
+	ev.principal = opts->principal;
+	ev.client_addr = opts->client_addr;
+	ev.details = details;
+	hl_audit_record(ctx, &ev);
+	hl__err(code, klass, "%s", why); /* the reason, not the audit's */
+}
+
+/* Before a destructive tool runs: ask the person when the policy says so.
+ * 0: go on; HL_EDECLINED (no, or dismissed), HL_EAUTH (must ask, cannot),
+ * or what asking failed with; nothing runs then. */
+static int confirm(hl_ctx *ctx, const hl_tool *t, struct json_object *args, const hl_call_options *opts)
+{
+	hl_buf q = HL_BUF_INIT, answer = HL_BUF_INIT;
+	int r;
+
+	if (!(t->flags & HL_TOOL_DESTRUCTIVE) || opts->confirm == HL_CONFIRM_OFF)
+		return 0;
+	if (!opts->elicit && opts->confirm != HL_CONFIRM_REQUIRED)
+		return 0; /* HL_CONFIRM_AUTO: a caller that cannot ask runs the tool, as before */
+	if ((r = confirm_question(&q, t, args)) < 0) {
+		hl_buf_dispose(&q);
+		return r;
+	}
+	if (!opts->elicit) {
+		r = hl__err(HL_EAUTH, HL_ERROR_TOOL, "%s changes or destroys things and the person must confirm it first, "
+		            "but this client cannot ask (it has no elicitation): nothing was run", t->name);
+		audit_confirm(ctx, t, opts, "confirm_failed", "refused", q.ptr);
+		hl_buf_dispose(&q);
+		return r;
+	}
+	r = hl_tool_elicit(&answer, opts, q.ptr, NULL);
+	hl_buf_dispose(&answer);
+	if (r < 0) {
+		char why[400];
+		snprintf(why, sizeof(why), "%s", hl_error_last()->message);
+		r = hl__err(r, HL_ERROR_TOOL, "%s: could not ask the person (%s): nothing was run", t->name, why);
+		audit_confirm(ctx, t, opts, "confirm_failed", "error", q.ptr);
+	} else if (r == HL_ELICIT_DECLINE) {
+		r = hl__err(HL_EDECLINED, HL_ERROR_TOOL, "declined by the person: nothing was run");
+		audit_confirm(ctx, t, opts, "confirm_declined", "declined", q.ptr);
+	} else if (r == HL_ELICIT_CANCEL) {
+		r = hl__err(HL_EDECLINED, HL_ERROR_TOOL, "cancelled by the person: nothing was run");
+		audit_confirm(ctx, t, opts, "confirm_cancelled", "cancelled", q.ptr);
+	} else {
+		r = 0;
+	}
+	hl_buf_dispose(&q);
+	return r;
+}
+
 int hl_tool_call(hl_buf *out, hl_ctx *ctx, const hl_tool *t, const char *args_json, const hl_call_options *opts)
 {
 	hl_call_options defaults = HL_CALL_OPTIONS_INIT;
@@ -213,6 +348,10 @@ int hl_tool_call(hl_buf *out, hl_ctx *ctx, const hl_tool *t, const char *args_js
 	}
 	if ((err = parse_args(&args, t, args_json)) < 0)
 		return err;
+	if ((err = confirm(ctx, t, args, opts)) < 0) {
+		json_object_put(args);
+		return err;
+	}
 
 	hl_error_clear();
 	/* A built-in tool that only reads the inventory (read-only, not audited,
