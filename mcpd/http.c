@@ -17,6 +17,7 @@
 #include <civetweb.h>
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@ struct session {
 	struct msg *head, *tail;  /* legacy: replies waiting for the stream */
 	int queued;
 	bool closed;              /* DELETEd or its stream ended */
+	struct peer peer;         /* requests to the client, calls in flight, its capabilities */
 	int refs;
 	struct session *next;
 };
@@ -212,6 +214,7 @@ static void session_unref(struct session *s)
 	}
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+	peer_destroy(&s->peer);
 	free(s);
 }
 
@@ -226,6 +229,8 @@ static void session_unlink_locked(struct http *h, struct session *s)
 			s->closed = true;
 			pthread_cond_broadcast(&s->cond);
 			pthread_mutex_unlock(&s->lock);
+			/* a tool waiting for this client's answer, or running for it, ends */
+			peer_set_gone(&s->peer);
 			session_unref(s);
 			return;
 		}
@@ -258,6 +263,7 @@ static struct session *session_new(struct http *h, bool legacy, const char *vers
 	s->refs = 2; /* the table's and the caller's */
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	peer_init(&s->peer);
 	pthread_mutex_lock(&h->lock);
 	/* forget sessions idle for a day, and the oldest when full */
 	for (struct session *x = h->sessions, *next; x; x = next) {
@@ -772,7 +778,28 @@ struct post_stream {
 	struct mg_connection *c;
 	struct http *h;
 	bool started, alive;
+	int fd; /* the connection's socket; -2: not looked up yet, -1: unknown */
 };
+
+/* Has the peer closed (or reset) the connection of fd? */
+static bool fd_hung_up(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+
+	return fd >= 0 && poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+/* Is the client of a POST whose answer is pending still connected? */
+static bool post_stream_alive(void *payload)
+{
+	struct post_stream *ps = payload;
+
+	if (ps->fd == -2)
+		ps->fd = connection_fd(ps->c);
+	if (ps->alive && fd_hung_up(ps->fd))
+		ps->alive = false;
+	return ps->alive;
+}
 
 static bool post_stream_emit(void *payload, const char *notification)
 {
@@ -810,14 +837,20 @@ static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 		return send_rpc_error(c, h, 400, RPC_PARSE_ERROR, "Parse error: the body is not one JSON value");
 	if (is_initialize(msg)) {
 		/* a new session; the client learns its id from the header */
+		struct json_object *params = NULL;
 		reply = dispatch(h, who, msg, version, sizeof(version), &status, NULL);
-		json_object_put(msg);
-		if (!reply)
+		if (!reply) {
+			json_object_put(msg);
 			return send_text(c, h, 500, "out of memory\n");
+		}
 		if (!(s = session_new(h, false, version, owner_of(who)))) {
+			json_object_put(msg);
 			free(reply);
 			return send_text(c, h, 503, "cannot create a session\n");
 		}
+		json_object_object_get_ex(msg, "params", &params);
+		peer_set_caps(&s->peer, params);
+		json_object_put(msg);
 		const char *const hdr[] = { "Mcp-Session-Id", s->id, NULL };
 		rc = send_reply(c, h, status, "application/json", reply, hdr);
 		session_unref(s);
@@ -836,17 +869,23 @@ static int mcp_post(struct mg_connection *c, struct http *h, struct caller *who)
 	}
 	snprintf(version, sizeof(version), "%s", s->version);
 	who->log_level = &s->log_level;
+	who->peer = &s->peer;
 	/* A tool call from a client that takes an event stream: the answer
-	 * becomes a stream at the first progress report or log message. */
-	struct post_stream ps = { c, h, false, true };
-	const struct progress_sink sink = { post_stream_emit, &ps };
+	 * becomes a stream at the first progress report, log message or
+	 * request to the client (elicitation/create). */
+	struct post_stream ps = { c, h, false, true, -2 };
+	const struct progress_sink sink = { post_stream_emit, &ps, post_stream_alive };
 	bool stream = accepts_explicitly(c, "text/event-stream") && rpc_is_tool_call(msg);
 	reply = dispatch(h, who, msg, version, sizeof(version), &status, stream ? &sink : NULL);
 	json_object_put(msg);
 	session_unref(s);
 	if (ps.started) {
 		if (reply)
-			post_stream_emit(&ps, reply); /* the answer ends the stream */
+			post_stream_emit(&ps, reply); /* the answer ends the stream (a cancelled call has none) */
+		rc = 200;
+	} else if (status == MCPD_CANCELLED && stream) {
+		/* cancelled before anything was sent: a stream without an answer */
+		sse_headers(c, h, NULL, 200);
 		rc = 200;
 	} else if (status == 202 || !reply) {
 		free(reply);
@@ -896,7 +935,8 @@ static void sse_headers(struct mg_connection *c, struct http *h, const char *ses
  * WebUI reconnects in a tight loop when a stream ends). */
 static void sse_loop(struct mg_connection *c, struct http *h, struct session *s)
 {
-	bool alive = true;
+	bool alive = true, hung = false;
+	int fd = connection_fd(c);
 
 	while (alive && !h->d->stopping) {
 		struct timespec until;
@@ -916,6 +956,11 @@ static void sse_loop(struct mg_connection *c, struct http *h, struct session *s)
 				clock_gettime(CLOCK_REALTIME, &now);
 				if (now.tv_sec > until.tv_sec || (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
 					break;
+				/* a client that went away ends its stream within a second,
+				 * not at the next keep-alive: its session (and what waits
+				 * for it) ends */
+				if ((hung = fd_hung_up(fd)))
+					break;
 			}
 		}
 		m = s->head;
@@ -928,6 +973,8 @@ static void sse_loop(struct mg_connection *c, struct http *h, struct session *s)
 		bool closed = s->closed;
 		s->last_seen = time(NULL);
 		pthread_mutex_unlock(&s->lock);
+		if (!m && hung)
+			break;
 		if (m) {
 			alive = sse_write(c, "event: message\ndata: ") && sse_write(c, m->text) && sse_write(c, "\n\n");
 			explicit_bzero(m->text, strlen(m->text));
@@ -1059,6 +1106,18 @@ static bool legacy_emit(void *payload, const char *notification)
 	return copy && session_push(payload, copy);
 }
 
+/* ... as long as the stream is open. */
+static bool legacy_alive(void *payload)
+{
+	struct session *s = payload;
+	bool alive;
+
+	pthread_mutex_lock(&s->lock);
+	alive = !s->closed;
+	pthread_mutex_unlock(&s->lock);
+	return alive;
+}
+
 static int on_messages(struct mg_connection *c, void *data)
 {
 	struct http *h = data;
@@ -1101,7 +1160,8 @@ static int on_messages(struct mg_connection *c, void *data)
 	free(body);
 	snprintf(version, sizeof(version), "%s", s->version);
 	who.log_level = &s->log_level;
-	const struct progress_sink sink = { legacy_emit, s };
+	who.peer = &s->peer;
+	const struct progress_sink sink = { legacy_emit, s, legacy_alive };
 	if (!parsed)
 		reply = rpc_error(NULL, RPC_PARSE_ERROR, "Parse error: the body is not one JSON value");
 	else

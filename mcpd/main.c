@@ -37,6 +37,13 @@ static void usage(FILE *f)
 	        "  --request-timeout-s N  a request's header must arrive within N seconds, each part of its\n"
 	        "                       body too (the whole body within 2N), and an idle keep-alive\n"
 	        "                       connection is closed after N (default 5)\n"
+	        "  --confirm auto|off|required  ask the person (MCP elicitation) before a destructive tool\n"
+	        "                       runs (whisper_ssh_command, whisper_write_file, ollama_delete_model):\n"
+	        "                       auto (default) asks clients that declared elicitation and runs the\n"
+	        "                       tool for others as before; required refuses it to clients that\n"
+	        "                       cannot ask; off never asks. A no runs nothing and is audited\n"
+	        "  --elicit-timeout-s N how long a question to the client may wait for its answer (default\n"
+	        "                       300); then the call fails and nothing runs\n"
 	        "  --help, --version\n"
 	        "\n"
 	        "Endpoints: /mcp (Streamable HTTP), /sse (Streamable HTTP too, as the original server's\n"
@@ -103,6 +110,8 @@ int main(int argc, char **argv)
 	o.threads = 64;
 	o.peer_conns = -1; /* a quarter of the workers, at least 4 */
 	o.request_timeout_s = 5;
+	d.confirm = HL_CONFIRM_AUTO;
+	d.elicit_timeout_s = 300;
 	o.origins = origins;
 	if ((env = getenv("MCP_PORT")) && *env && parse_int(env, 0, 65535, &o.port) < 0) {
 		fprintf(stderr, "%s: MCP_PORT=%s is not a port number\n", MCPD_NAME, env);
@@ -141,6 +150,14 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--peer-connections") && parse_int(v, 0, 65535, &o.peer_conns) == 0)
 			;
 		else if (!strcmp(a, "--request-timeout-s") && parse_int(v, 1, 600, &o.request_timeout_s) == 0)
+			;
+		else if (!strcmp(a, "--confirm") && !strcmp(v, "auto"))
+			d.confirm = HL_CONFIRM_AUTO;
+		else if (!strcmp(a, "--confirm") && !strcmp(v, "off"))
+			d.confirm = HL_CONFIRM_OFF;
+		else if (!strcmp(a, "--confirm") && !strcmp(v, "required"))
+			d.confirm = HL_CONFIRM_REQUIRED;
+		else if (!strcmp(a, "--elicit-timeout-s") && parse_int(v, 1, 86400, &d.elicit_timeout_s) == 0)
 			;
 		else {
 			fprintf(stderr, "%s: bad option '%s %s' (try --help)\n", MCPD_NAME, a, v);

@@ -46,6 +46,63 @@ hl_ctx *pool_get(struct ctx_pool *p);
 void pool_put(struct ctx_pool *p, hl_ctx *ctx);
 void pool_destroy(struct ctx_pool *p);
 
+/*
+ * The client as the server sees it (peer.c): requests the server sends it
+ * and their responses, its requests in flight (for notifications/cancelled)
+ * and what it declared at initialize. One per session (HTTP) or per process
+ * (stdio).
+ */
+struct peer_call {
+	char id[80];              /* the request id's JSON text */
+	bool cancelled;           /* under the peer's lock */
+	struct peer_call *next;
+};
+
+struct peer {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool gone;                /* the session or connection ended: calls stop */
+	bool no_input;            /* nothing more can come from the client (stdio's end of input) */
+	bool can_elicit, can_sample;
+	unsigned long long next_id;
+	struct peer_wait *waits;  /* requests to the client waiting for their response */
+	struct peer_call *calls;  /* the client's tool calls running */
+};
+
+struct progress_sink;
+
+/* What a tool call's elicit, sample and should_stop callbacks need. */
+struct peer_client {
+	struct peer *peer;
+	struct peer_call *call;
+	const struct progress_sink *sink; /* where requests to the client go */
+	int timeout_s;
+};
+
+void peer_init(struct peer *p);
+void peer_destroy(struct peer *p);
+/* The session ended: waiting requests fail at once, calls stop. */
+void peer_set_gone(struct peer *p);
+/* initialize's params: the client's capabilities. */
+void peer_set_caps(struct peer *p, struct json_object *params);
+/* Did the client declare elicitation (false) or sampling (true), and is it still there? */
+bool peer_can(struct peer *p, bool sampling);
+/* A response from the client (no method): hand it to the request waiting
+ * for its id. false when none waits (late, unknown: dropped). */
+bool peer_response(struct peer *p, struct json_object *msg);
+/* notifications/cancelled params: flag the call in flight; false when there is none (ignored). */
+bool peer_cancel(struct peer *p, struct json_object *params);
+void peer_call_begin(struct peer *p, struct peer_call *c, struct json_object *id);
+void peer_call_end(struct peer *p, struct peer_call *c);
+bool peer_call_cancelled(struct peer *p, struct peer_call *c);
+/* hl_call_options callbacks; payload is a struct peer_client. */
+int peer_elicit(hl_buf *content, const char *message, const char *schema_json, void *payload);
+int peer_sample(hl_buf *result, const char *params_json, void *payload);
+int peer_should_stop(void *payload);
+
+/* rpc_handle's status for a call that was cancelled: no answer is sent. */
+#define MCPD_CANCELLED 499
+
 /* Who is calling: the token's name (or "anonymous") and the client address. */
 struct caller {
 	char principal[80];
@@ -53,6 +110,7 @@ struct caller {
 	const struct hl_token *token; /* NULL: no authentication configured */
 	bool legacy_ok;               /* may negotiate 2024-11-05 (stdio, /sse), not /mcp */
 	_Atomic int *log_level;       /* the session's (logging/setLevel); NULL: none to set, info */
+	struct peer *peer;            /* the session's client; NULL: cannot be asked, calls not cancellable */
 };
 
 /* The log level of a session that never asked (MCP's logging/setLevel). */
@@ -74,16 +132,22 @@ struct mcpd {
 	struct metrics metrics;
 	char *tools_list_all;   /* the tools/list result for callers without a token, built once */
 	_Atomic int stopping;    /* set once when the daemon stops; read by every stream */
+	hl_confirm_policy confirm; /* --confirm: asking before destructive tools */
+	int elicit_timeout_s;    /* --elicit-timeout-s: how long a request to the client may wait */
 };
 
 /*
- * Where a transport sends a tool call's progress notifications. emit gets
- * the text of one notifications/progress message; it returns false when the
- * client is gone, which stops the tool.
+ * Where a transport sends a tool call's progress notifications, log
+ * messages and requests to the client (elicitation/create). emit gets the
+ * text of one message; it returns false when the client is gone, which
+ * stops the tool.
  */
 struct progress_sink {
 	bool (*emit)(void *payload, const char *notification);
 	void *payload;
+	/* NULL, or: is the connection that emit writes to still open? (polled
+	 * while a request to the client waits, and by should_stop) */
+	bool (*alive)(void *payload);
 };
 
 /*

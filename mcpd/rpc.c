@@ -351,6 +351,9 @@ static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json
 	struct progress_ctx pc = { sink, progress_token(params), false };
 	struct json_object *name = NULL, *args = NULL;
 	hl_call_options opts = HL_CALL_OPTIONS_INIT;
+	struct peer_call call;
+	struct peer_client client = { who->peer, &call, sink, d->elicit_timeout_s };
+	bool cancelled = false;
 	hl_buf out = HL_BUF_INIT;
 	const hl_tool *t;
 	hl_ctx *ctx;
@@ -389,8 +392,32 @@ static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json
 		opts.log_payload = &pc;
 		opts.log_level = who->log_level ? (hl_log_level)*who->log_level : MCPD_DEFAULT_LOG_LEVEL;
 	}
+	/* the client: asked before destructive tools (when it can be asked: it
+	 * declared elicitation, and this call has a stream to ask on), and a
+	 * notifications/cancelled for this id stops the tool */
+	opts.confirm = d->confirm;
+	if (who->peer) {
+		peer_call_begin(who->peer, &call, id);
+		opts.should_stop = peer_should_stop;
+		opts.client_payload = &client;
+		if (sink && peer_can(who->peer, false))
+			opts.elicit = peer_elicit;
+		if (sink && peer_can(who->peer, true))
+			opts.sample = peer_sample;
+	}
 	err = hl_tool_call(&out, ctx, t, args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : NULL,
 	                   &opts);
+	if (who->peer) {
+		cancelled = peer_call_cancelled(who->peer, &call);
+		peer_call_end(who->peer, &call);
+	}
+	if (cancelled) {
+		/* the client gave up on this request: it gets no answer */
+		pool_put(&d->pool, ctx);
+		hl_buf_dispose(&out);
+		*status = MCPD_CANCELLED;
+		return NULL;
+	}
 	if (err < 0) {
 		/* a tool failure is a result the model can read and act on */
 		snprintf(msg, sizeof(msg), "%s", hl_error_last()->message);
@@ -763,9 +790,13 @@ int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg
 		return 200;
 	}
 	if (!json_object_object_get_ex(msg, "method", &method)) {
-		/* a response from the client (we send no requests): nothing to say */
-		if (json_object_object_get_ex(msg, "result", NULL) || json_object_object_get_ex(msg, "error", NULL))
+		/* a response from the client, to a request of a tool call that
+		 * waits for it (elicitation/create, ...); nothing to answer */
+		if (json_object_object_get_ex(msg, "result", NULL) || json_object_object_get_ex(msg, "error", NULL)) {
+			if (who->peer)
+				peer_response(who->peer, msg);
 			return 202;
+		}
 		*reply = rpc_error(has_id ? id : NULL, RPC_INVALID_REQUEST, "method is required");
 		return 200;
 	}
@@ -784,11 +815,19 @@ int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg
 			*reply = rpc_error(id, RPC_INVALID_PARAMS, "params must be an object");
 		return has_id ? 200 : 202;
 	}
-	if (!has_id)
-		return 202; /* notifications (initialized, cancelled, ...) need no answer */
+	if (!has_id) {
+		/* notifications need no answer; cancelled stops a call in flight
+		 * (an unknown or finished one is ignored) */
+		if (!strcmp(m, "notifications/cancelled") && who->peer)
+			peer_cancel(who->peer, params);
+		return 202;
+	}
 
-	if (!strcmp(m, "initialize"))
+	if (!strcmp(m, "initialize")) {
 		*reply = do_initialize(who, id, params, version, version_len);
+		if (who->peer)
+			peer_set_caps(who->peer, params);
+	}
 	else if (!strcmp(m, "ping"))
 		*reply = wrap_result(id, "{}");
 	else if (!strcmp(m, "tools/list"))
@@ -813,7 +852,7 @@ int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg
 		snprintf(text, sizeof(text), "Method not found: %.200s", m);
 		*reply = rpc_error(id, RPC_METHOD_NOT_FOUND, text);
 	}
-	if (!*reply)
+	if (!*reply && status != MCPD_CANCELLED)
 		*reply = rpc_error(id, RPC_INTERNAL_ERROR, "out of memory");
 	return status;
 }
