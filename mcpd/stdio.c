@@ -37,6 +37,7 @@ struct stdio_state {
 	struct line *head, *tail;
 	int queued;
 	bool eof;                  /* no more lines will come */
+	bool stop;                 /* a signal: what is queued is not answered */
 };
 
 static bool write_line(void *payload, const char *text)
@@ -92,6 +93,7 @@ static void *worker_run(void *arg)
 
 	for (;;) {
 		struct line *l;
+		bool stop;
 		pthread_mutex_lock(&st->lock);
 		while (!st->head && !st->eof)
 			pthread_cond_wait(&st->cond, &st->lock);
@@ -103,10 +105,11 @@ static void *worker_run(void *arg)
 			st->queued--;
 			pthread_cond_broadcast(&st->cond);
 		}
+		stop = st->stop;
 		pthread_mutex_unlock(&st->lock);
 		if (!l)
 			break; /* the end of input, and everything before it answered */
-		if (!st->d->stopping && !stop_signal)
+		if (!stop)
 			handle_line(st, &who, version, sizeof(version), l);
 		free_line(l);
 	}
@@ -213,6 +216,7 @@ int stdio_serve(struct mcpd *d)
 		peer_set_gone(&st.peer);
 	pthread_mutex_lock(&st.lock);
 	st.eof = true;
+	st.stop = stop_signal != 0;
 	pthread_cond_broadcast(&st.cond);
 	pthread_mutex_unlock(&st.lock);
 	pthread_join(worker, NULL);

@@ -500,6 +500,12 @@ static int on_tick(void *payload, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	(void)ulnow;
 	if (s->stopped)
 		return 1;
+	if (hl_tool_should_stop(s->opts)) {
+		/* the caller cancelled (hl_call_options.should_stop): curl ends the
+		 * transfer, and a pull or create stops where it is */
+		s->stopped = true;
+		return 1;
+	}
 	if (now_ms() - s->last_change > s->stall_ms) {
 		s->stalled = true;
 		return 1;

@@ -66,6 +66,8 @@ static int report_next(size_t next, void *payload)
 	char line[200];
 	hl_progress p = { line, (double)next, (double)r->list->count };
 
+	if (hl_tool_should_stop(r->opts))
+		return 1; /* the caller cancelled: the checks not answered yet are not waited for */
 	if (!r->opts->progress)
 		return 0;
 	snprintf(line, sizeof(line), "checking %.100s", r->list->items[next]->name);

@@ -55,6 +55,18 @@ static bool valid_utf8(const char *s, size_t n)
 	return true;
 }
 
+/* hl_call_options.should_stop, polled through the output callback: on each
+ * chunk of output, and at least every half second while the command is
+ * silent, so a cancelled `sleep 600` ends (TERM, then KILL, its process
+ * group) within a second or two. */
+static int stop_output(int stream, const char *data, size_t len, void *payload)
+{
+	(void)stream;
+	(void)data;
+	(void)len;
+	return hl_tool_should_stop(payload);
+}
+
 int hl_tool__whisper_ssh_command(hl_buf *out, hl_ctx *ctx, struct json_object *args, const hl_call_options *opts)
 {
 	hl_ssh_exec_options eo = HL_SSH_EXEC_OPTIONS_INIT;
@@ -75,6 +87,10 @@ int hl_tool__whisper_ssh_command(hl_buf *out, hl_ctx *ctx, struct json_object *a
 	eo.payload = opts->payload;
 	eo.principal = opts->principal;
 	eo.client_addr = opts->client_addr;
+	if (opts->version >= 3 && opts->should_stop) {
+		eo.output = stop_output;
+		eo.output_payload = (void *)opts;
+	}
 	hl_tool__log(opts, HL_LOG_INFO, "ssh", "running on %.64s: %.300s", target_arg(args, tbuf, sizeof(tbuf)),
 	             command);
 	if ((err = hl_ssh_exec(&r, ctx, target_arg(args, tbuf, sizeof(tbuf)), command, &eo)) < 0) {
@@ -126,6 +142,10 @@ static int gpu_query(hl_ssh_result **r, hl_gpu_output *o, hl_ctx *ctx, const str
 	eo.timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
 	eo.principal = opts->principal;
 	eo.client_addr = opts->client_addr;
+	if (opts->version >= 3 && opts->should_stop) {
+		eo.output = stop_output;
+		eo.output_payload = (void *)opts;
+	}
 	if ((err = hl_ssh__run(r, ctx, t, command, &eo)) < 0)
 		return err;
 	if ((*r)->timed_out)
