@@ -85,7 +85,7 @@ fuzz-build: deps
 # kept in $(FUZZ_BUILD)/explore/NAME, a crash as $(FUZZ_BUILD)/explore/crash-*.
 FUZZ_SECONDS ?= 300
 fuzz: fuzz-build
-	@for t in args ip fernet jw rpc edge modelfile gpu ndjson escape complete; do \
+	@for t in args ip fernet jw rpc edge modelfile gpu ndjson escape complete peer; do \
 		mkdir -p $(FUZZ_BUILD)/explore/$$t && \
 		echo "fuzz_$$t for $(FUZZ_SECONDS) s" && \
 		$(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \

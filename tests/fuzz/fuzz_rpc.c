@@ -136,7 +136,7 @@ static bool check_progress(void *payload, const char *notification)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	int notes = 0;
-	const struct progress_sink sink = { check_progress, &notes };
+	const struct progress_sink sink = { check_progress, &notes, NULL };
 	struct caller who = { .principal = "fuzz", .addr = "127.0.0.1", .legacy_ok = true };
 	const hl_tool *tool = NULL;
 	struct json_object *msg = NULL, *id;
