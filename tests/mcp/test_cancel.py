@@ -2,10 +2,14 @@
 A silent `sleep 600` on the test's own sshd is gone (no such process under the sshd) within 3 s of the
 cancel, the daemon sends no answer for the cancelled request, and it answers the next one; a cancel of
 an unknown id is ignored; a call waiting for the person's answer ends too, and nothing runs."""
+import json
+import os
 import random
+import sqlite3
 import subprocess
-import threading
+import sys
 import time
+import types
 
 import pytest
 
@@ -172,7 +176,40 @@ def test_stdio_end_of_input_still_answers_what_came_before(lab, tmp_path):
                               '{"jsonrpc":"2.0","id":3,"method":"ping"}\n'),
                        capture_output=True, text=True, timeout=30, env=H.clean_env(lab.env))
     assert p.returncode == 0, p.stderr
-    import json
     ids = [json.loads(line).get("id") for line in p.stdout.splitlines() if '"id"' in line]
     assert ids == [1, 2, 3], p.stdout
     assert '"stdout":"late\\n"' in p.stdout
+
+
+def test_ollama_pull_cancelled(tmp_path):
+    """A pull that the Ollama double answers with headers and then nothing ("silent") ends at the cancel,
+    not at the stall time-out (120 s); it is audited as stopped."""
+    sys_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ollama")
+    if sys_path not in sys.path:
+        sys.path.insert(0, sys_path)
+    from ollama_double import OllamaDouble
+    double = OllamaDouble().start()
+    try:
+        db = str(tmp_path / "o.db")
+        H.cli(db, "db", "init")
+        H.cli(db, "vms", "add", "whisper", "--ip", "127.0.0.1")
+        H.cli(db, "services", "add", "ollama", "--vm", "whisper", "--url", double.url)
+        lab = types.SimpleNamespace(db=db, env={})
+        c = I.StdioClient(lab, tmp_path)
+        c.send({"jsonrpc": "2.0", "id": 11, "method": "tools/call",
+                "params": {"name": "ollama_pull_model", "arguments": {"model_name": "silent"}}})
+        assert I.wait_until(lambda: any(r[1] == "/api/pull" for r in double.requests), 10)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        c.send(cancel(11))
+        c.send({"jsonrpc": "2.0", "id": 12, "method": "ping"})
+        assert c.response(12, timeout=10)["result"] == {}   # and none for 11 came before it
+        took = time.monotonic() - t0
+        assert took < 3.0, took
+        assert c.close() == 0
+        con = sqlite3.connect(db)
+        rows = con.execute("SELECT result FROM audit_log WHERE action = 'ollama_pull' ORDER BY id").fetchall()
+        con.close()
+        assert rows == [("requested",), ("stopped",)], rows
+    finally:
+        double.stop()

@@ -5,6 +5,7 @@ accept runs the tool, decline and cancel run nothing (no file written, no comman
 sshd) and are audited; a client that dies while asked, or does not answer in time, gets an error and
 nothing runs; --confirm required refuses clients without elicitation; --confirm off never asks."""
 import json
+import subprocess
 import time
 
 import pytest
@@ -176,7 +177,6 @@ def test_confirm_off_never_asks(lab):
 
 
 def test_bad_confirm_option(lab):
-    import subprocess
     for bad in (["--confirm", "maybe"], ["--elicit-timeout-s", "0"], ["--elicit-timeout-s", "x"]):
         p = subprocess.run([H.mcpd_bin(), "--db", lab.db, *bad], capture_output=True, text=True, timeout=10,
                            env=H.clean_env())
