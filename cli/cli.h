@@ -169,6 +169,16 @@ void cli_progress_end(struct cli_progress *p);
 void cli_call_log(const struct cli *c, hl_call_options *opts, struct cli_progress *progress);
 
 /*
+ * Ctrl-C stops a tool that reaches outside the inventory (HL_TOOL_OPEN_WORLD)
+ * also when it reports no progress (`homelab gpu`, a single service check):
+ * cli_call_stoppable() sets opts->should_stop and tells the signal handler
+ * that the first Ctrl-C is taken care of; cli_call_done() undoes that.
+ * Returns whether it did anything (false for other tools).
+ */
+bool cli_call_stoppable(const hl_tool *t, hl_call_options *opts);
+void cli_call_done(bool stoppable);
+
+/*
  * Ctrl-C (progress.c). cli_signals_init() catches SIGINT: while a command
  * runs, the first Ctrl-C makes cli_interrupted() true, which every callback
  * of a long operation checks (returning non-zero stops it); outside the

@@ -62,6 +62,7 @@ static int call(struct cli *c, const char *tool, struct json_object *args, bool 
 	const hl_tool *t = hl_tool_lookup(tool);
 	hl_ctx *ctx;
 	int rc = CLI_OK, err;
+	bool stoppable;
 
 	if (!t)
 		return fprintf(stderr, "homelab: this libhomelab has no tool %s\n", tool), CLI_ERROR;
@@ -74,7 +75,9 @@ static int call(struct cli *c, const char *tool, struct json_object *args, bool 
 		opts.payload = &pr;
 	}
 	cli_call_log(c, &opts, progress ? &pr : NULL);
+	stoppable = cli_call_stoppable(t, &opts);
 	err = hl_tool_call(out, ctx, t, args_text(args), &opts);
+	cli_call_done(stoppable);
 	if (progress)
 		cli_progress_end(&pr);
 	return err < 0 ? cli_fail(err) : CLI_OK;

@@ -220,6 +220,27 @@ void cli_call_log(const struct cli *c, hl_call_options *opts, struct cli_progres
 	opts->log_level = c->verbose > 1 ? HL_LOG_DEBUG : HL_LOG_INFO;
 }
 
+static int stop_requested(void *payload)
+{
+	(void)payload;
+	return cli_interrupted() ? 1 : 0;
+}
+
+bool cli_call_stoppable(const hl_tool *t, hl_call_options *opts)
+{
+	if (!(hl_tool_flags(t) & HL_TOOL_OPEN_WORLD))
+		return false;
+	opts->should_stop = stop_requested;
+	cli_signals_cancellable(true);
+	return true;
+}
+
+void cli_call_done(bool stoppable)
+{
+	if (stoppable)
+		cli_signals_cancellable(false);
+}
+
 void cli_progress_end(struct cli_progress *p)
 {
 	if (p->tty && p->drawn)

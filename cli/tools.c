@@ -63,7 +63,7 @@ static struct json_object *typed_value(struct json_object *prop, const char *s)
 static int call(struct cli *c, const hl_tool *t, const char *args, hl_buf *out)
 {
 	hl_call_options opts = HL_CALL_OPTIONS_INIT;
-	bool progress = (hl_tool_flags(t) & HL_TOOL_PROGRESS) != 0;
+	bool progress = (hl_tool_flags(t) & HL_TOOL_PROGRESS) != 0, stoppable;
 	struct cli_progress pr;
 	hl_ctx *ctx;
 	int rc = CLI_OK, err;
@@ -80,7 +80,9 @@ static int call(struct cli *c, const hl_tool *t, const char *args, hl_buf *out)
 		opts.payload = &pr;
 	}
 	cli_call_log(c, &opts, progress ? &pr : NULL);
+	stoppable = cli_call_stoppable(t, &opts);
 	err = hl_tool_call(out, ctx, t, args, &opts);
+	cli_call_done(stoppable);
 	if (progress)
 		cli_progress_end(&pr);
 	if (err < 0)

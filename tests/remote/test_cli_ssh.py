@@ -159,3 +159,4 @@ def test_verbose_log_lines_are_escaped(cli, trusted):
     assert r.rc == 0, r
     line = next(l for l in r.err.splitlines() if l.startswith("ssh: info: running on whisper: true "))
     assert not any(ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0 for ch in line), ascii(line)
+

@@ -63,3 +63,34 @@ def test_ctrl_c_ends_a_silent_remote_command(db, trusted, tmp_path):
         s.wait()
     finally:
         s.close()
+
+
+def test_ctrl_c_stops_a_gpu_query_that_hangs(db, trusted, sshd, tmp_path):
+    # whisper_gpu_status reports no progress: Ctrl-C reaches it through
+    # should_stop, and the shell is back at its prompt (before, the shell
+    # waited for nvidia-smi to end)
+    smi = sshd.bindir / "nvidia-smi"
+    saved = smi.read_bytes()
+    pidfile = tmp_path / "smi.pid"
+    smi.write_text(f"#!/bin/sh\necho $$ >{pidfile}\nexec sleep 60\n")
+    s = term.Shell(db, str(tmp_path / "state"), env={"HOMELAB_KNOWN_HOSTS": str(trusted)})
+    try:
+        s.send("gpu whisper\r")
+        end = time.monotonic() + 15
+        while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < end:
+            time.sleep(0.05)
+        pid = int(pidfile.read_text())
+        assert alive(pid)
+        t0 = time.monotonic()
+        s.send("\x03")
+        s.expect(r"homelab\[\d+\]> ", timeout=10)
+        assert time.monotonic() - t0 < 3
+        end = time.monotonic() + 5
+        while alive(pid) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert not alive(pid), "nvidia-smi is still running on the VM"
+        s.send("exit\r")
+        s.wait()
+    finally:
+        s.close()
+        smi.write_bytes(saved)
