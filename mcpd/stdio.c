@@ -116,6 +116,42 @@ static void *worker_run(void *arg)
 	return NULL;
 }
 
+/* A cancel for a request that has not started yet: it is taken off the
+ * queue, and never answered (MCP: a cancelled request gets no response). */
+static void drop_queued(struct stdio_state *st, struct json_object *params)
+{
+	struct json_object *want = NULL;
+	char key[128];
+
+	if (!params || !json_object_object_get_ex(params, "requestId", &want) ||
+	    (!json_object_is_type(want, json_type_string) && !json_object_is_type(want, json_type_int)))
+		return;
+	snprintf(key, sizeof(key), "%s", json_object_to_json_string_ext(want, JSON_C_TO_STRING_PLAIN));
+	pthread_mutex_lock(&st->lock);
+	for (struct line **pp = &st->head, *prev = NULL; *pp;) {
+		struct line *l = *pp;
+		struct json_object *msg = NULL, *id = NULL;
+		bool match = l->len <= MCPD_MAX_BODY && mcpd_parse(&msg, l->text, l->len) &&
+		             json_object_is_type(msg, json_type_object) && json_object_object_get_ex(msg, "method", NULL) &&
+		             json_object_object_get_ex(msg, "id", &id) && id &&
+		             !strcmp(json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN), key);
+		json_object_put(msg);
+		if (!match) {
+			prev = l;
+			pp = &l->next;
+			continue;
+		}
+		*pp = l->next;
+		if (st->tail == l)
+			st->tail = prev;
+		st->queued--;
+		free_line(l);
+		pthread_cond_broadcast(&st->cond);
+		break;
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
 /* The reader's share of a line: a response or a cancellation is taken here,
  * at once; false when the worker must have it. */
 static bool take_now(struct stdio_state *st, const char *text, size_t len)
@@ -140,7 +176,8 @@ static bool take_now(struct stdio_state *st, const char *text, size_t len)
 	           !strcmp(json_object_get_string(m), "notifications/cancelled") &&
 	           !json_object_object_get_ex(msg, "id", NULL)) {
 		json_object_object_get_ex(msg, "params", &params);
-		peer_cancel(&st->peer, params);
+		if (!peer_cancel(&st->peer, params))
+			drop_queued(st, params);
 		taken = true;
 	}
 	json_object_put(msg);

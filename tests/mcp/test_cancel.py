@@ -213,3 +213,23 @@ def test_ollama_pull_cancelled(tmp_path):
         assert rows == [("requested",), ("stopped",)], rows
     finally:
         double.stop()
+
+
+def test_stdio_cancel_of_a_queued_request(lab, tmp_path):
+    """Over stdio requests are answered in order: one that waits behind a running call and is cancelled
+    never runs and gets no answer."""
+    c = I.StdioClient(lab, tmp_path)
+    cmd, needle = long_command()
+    m = lab.work / "ran-queued"
+    c.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "whisper_ssh_command", "arguments": {"command": cmd}}})
+    started(lab, needle)
+    c.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "whisper_ssh_command", "arguments": {"command": f"touch {m}"}}})
+    c.send(cancel(2))
+    c.send(cancel(1))
+    gone_within(lab, needle, 3.0)
+    c.send({"jsonrpc": "2.0", "id": 3, "method": "ping"})
+    assert c.response(3)["result"] == {}   # nothing for 1 or 2 before it
+    assert not m.exists()
+    assert c.close() == 0
