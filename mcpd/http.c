@@ -1448,6 +1448,9 @@ void http_stop(struct http *h)
 		pthread_mutex_lock(&s->lock);
 		pthread_cond_broadcast(&s->cond);
 		pthread_mutex_unlock(&s->lock);
+		/* a call waiting for its client's answer fails now, and a running
+		 * tool stops (a remote command ends): mg_stop() waits for them */
+		peer_set_gone(&s->peer);
 	}
 	pthread_mutex_unlock(&h->lock);
 	mg_stop(h->mg);

@@ -233,3 +233,23 @@ def test_stdio_cancel_of_a_queued_request(lab, tmp_path):
     assert c.response(3)["result"] == {}   # nothing for 1 or 2 before it
     assert not m.exists()
     assert c.close() == 0
+
+
+def test_sigterm_ends_running_calls(lab):
+    """Stopping the daemon ends the tool calls in flight (a remote command, a question to the person)
+    instead of waiting for them: it exits 0 within seconds and the remote command is gone."""
+    d = lab.daemon("mcpd-sigterm")
+    s = I.RawSession(d, caps=I.ELICIT_CAPS, token=lab.token)
+    cmd, needle = long_command()
+    run = s.start_call(2, "whisper_ssh_command", {"command": cmd, "timeout_s": 600})
+    q = run.message()
+    assert q["method"] == "elicitation/create", q
+    assert s.post({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "accept"}}).status == 202
+    started(lab, needle)
+    ask = s.start_call(3, "whisper_write_file", {"file_path": str(lab.root / "never"), "content": "x"})
+    assert ask.message()["method"] == "elicitation/create"
+    t0 = time.monotonic()
+    d.stop_and_check()   # exits 0, no sanitizer report
+    assert time.monotonic() - t0 < 8
+    assert not (lab.root / "never").exists()
+    gone_within(lab, needle, 1.0)
