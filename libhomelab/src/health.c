@@ -396,8 +396,14 @@ int hl_health__probe_all(hl_health_result *res, hl_ctx *ctx, const hl_service *c
 			done++;
 			finished = true;
 		}
-		if (!finished && running > 0)
+		if (!finished && running > 0) {
 			curl_multi_poll(multi, NULL, 0, 100, NULL);
+			if (report && report(n, payload) != 0) {
+				err = hl__err(HL_EUSER, HL_ERROR_CALLBACK, "homelab_check_all_services: stopped after %zu of "
+				              "%zu services", done, n);
+				goto out;
+			}
+		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		res[i].health = p[i].h;

@@ -14,7 +14,9 @@ typedef struct {
 } hl_health_result;
 
 /* Called with i (0..n-1) in order, once services 0..i-1 have answered, i = 0
- * at the start: service i is the next one waited for. Non-zero stops. */
+ * at the start: service i is the next one waited for. Also with n about
+ * every 100 ms while transfers run (no new report: a chance to stop, for
+ * a caller that was cancelled). Non-zero stops. */
 typedef int (*hl_health__report_fn)(size_t next, void *payload);
 
 /* Probe n services at once (at most $HOMELAB_HEALTH_PARALLEL, default 16,

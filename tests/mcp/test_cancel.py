@@ -253,3 +253,25 @@ def test_sigterm_ends_running_calls(lab):
     assert time.monotonic() - t0 < 8
     assert not (lab.root / "never").exists()
     gone_within(lab, needle, 1.0)
+
+
+def test_health_check_cancelled(tmp_path):
+    """homelab_check_all_services waiting for a service that answers after 20 s ends at the cancel."""
+    slow = H.SlowServer(20)
+    try:
+        db = str(tmp_path / "h.db")
+        H.cli(db, "db", "init")
+        H.cli(db, "vms", "add", "web", "--ip", "127.0.0.1")
+        H.cli(db, "services", "add", "slow", "--vm", "web", "--url", f"http://127.0.0.1:{slow.port}")
+        c = I.StdioClient(types.SimpleNamespace(db=db, env={}), tmp_path)
+        c.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "homelab_check_all_services", "arguments": {"timeout_s": 15}}})
+        assert I.wait_until(lambda: slow.requests > 0, 10)
+        t0 = time.monotonic()
+        c.send(cancel(1))
+        c.send({"jsonrpc": "2.0", "id": 2, "method": "ping"})
+        assert c.response(2, timeout=10)["result"] == {}
+        assert time.monotonic() - t0 < 2.0
+        assert c.close() == 0
+    finally:
+        slow.stop()

@@ -68,7 +68,7 @@ static int report_next(size_t next, void *payload)
 
 	if (hl_tool_should_stop(r->opts))
 		return 1; /* the caller cancelled: the checks not answered yet are not waited for */
-	if (!r->opts->progress)
+	if (next >= r->list->count || !r->opts->progress)
 		return 0;
 	snprintf(line, sizeof(line), "checking %.100s", r->list->items[next]->name);
 	return r->opts->progress(&p, r->opts->payload);
