@@ -274,3 +274,27 @@ def test_raw_stdio_without_capability_is_not_asked(lab, tmp_path):
     assert resp["id"] == 5 and resp["result"]["isError"] is True, resp
     assert "this client cannot ask" in resp["result"]["content"][0]["text"]
     assert c.close() == 0
+
+
+def test_json_only_post_cannot_be_asked(lab):
+    """A tools/call POST that accepts only application/json has no stream to ask on: under auto the tool
+    runs as before; under --confirm required it is refused."""
+    m = marker(lab, "json-only")
+    s = I.RawSession(lab.auto, caps=I.ELICIT_CAPS, token=lab.token)
+    h = {**s.headers(), "Accept": "application/json"}
+    body = {"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+            "params": {"name": "whisper_ssh_command", "arguments": {"command": f"touch {m}"}}}
+    r = s.http.request("POST", "/mcp", body, h)
+    assert r.status == 200 and r.content_type == "application/json", r
+    assert r.json()["result"]["isError"] is False, r
+    assert m.exists()
+    d = lab.daemon("mcpd-required-json", ["--confirm", "required"])
+    try:
+        m.unlink()
+        s = I.RawSession(d, caps=I.ELICIT_CAPS, token=lab.token)
+        r = s.http.request("POST", "/mcp", body, {**s.headers(), "Accept": "application/json"})
+        assert r.json()["result"]["isError"] is True, r
+        assert "this client cannot ask" in r.json()["result"]["content"][0]["text"]
+        assert not m.exists()
+    finally:
+        d.stop_and_check()
