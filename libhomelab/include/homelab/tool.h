@@ -26,7 +26,12 @@ enum {
 	HL_TOOL_OPEN_WORLD = 1u << 3,  /**< talks to the world outside the inventory (openWorldHint) */
 	HL_TOOL_AUDITED = 1u << 4,     /**< every call is written to the audit log */
 	HL_TOOL_PROGRESS = 1u << 5,    /**< reports progress through hl_call_options.progress */
-	HL_TOOL_MUTATES = 1u << 6      /**< changes state: front ends confirm before calling */
+	HL_TOOL_MUTATES = 1u << 6,     /**< changes state: front ends confirm before calling */
+	/** the result object is an MCP tool result, passed through as it is:
+	 *  {"content": [{"type": "text"|"image"|"audio"|"resource"|"resource_link", ...}, ...],
+	 *   "isError"?: bool, "structuredContent"?: {...}}; output_schema, if given, describes
+	 *  structuredContent (NULL: the tool declares none) */
+	HL_TOOL_CONTENT = 1u << 7
 };
 
 /** A progress report from a long-running tool. */
