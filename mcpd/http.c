@@ -12,6 +12,7 @@
 #include "http.h"
 
 #include "edge.h"
+#include "subscribe.h"
 
 #include <arpa/inet.h>
 #include <civetweb.h>
@@ -206,6 +207,7 @@ static void session_unref(struct session *s)
 	pthread_mutex_unlock(&s->lock);
 	if (!last)
 		return;
+	subscribe_forget(&s->peer);
 	while ((m = s->head)) {
 		s->head = m->next;
 		explicit_bzero(m->text, strlen(m->text));
@@ -243,6 +245,8 @@ static bool older(const struct session *a, const struct session *b)
 	return ta < tb || (ta == tb && a->serial < b->serial);
 }
 
+static bool session_notify(void *payload, const char *text);
+
 static struct session *session_new(struct http *h, bool legacy, const char *version, const char *owner)
 {
 	unsigned char rnd[16];
@@ -264,6 +268,7 @@ static struct session *session_new(struct http *h, bool legacy, const char *vers
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	peer_init(&s->peer);
+	subscribe_set_outlet(&s->peer, session_notify, s);
 	pthread_mutex_lock(&h->lock);
 	/* forget sessions idle for a day, and the oldest when full */
 	for (struct session *x = h->sessions, *next; x; x = next) {
@@ -357,6 +362,15 @@ static bool session_push(struct session *s, char *text)
 		free(text);
 	}
 	return ok;
+}
+
+/* A subscribed resource changed (subscribe.c): the notification goes to the
+ * session's stream (its GET stream, or the legacy stream). */
+static bool session_notify(void *payload, const char *text)
+{
+	char *copy = strdup(text);
+
+	return copy && session_push(payload, copy);
 }
 
 /* A stream holds its worker thread until the client leaves: keep a quarter

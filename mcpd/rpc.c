@@ -4,6 +4,8 @@
  * table. Replies are built as text; json-c trees never cross threads.
  */
 #include "mcpd.h"
+#include "content.h"
+#include "subscribe.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +86,8 @@ char *rpc_tools_list(const struct hl_token *token)
 		json_object_object_add(o, "title", json_object_new_string(hl_tool_title(t)));
 		json_object_object_add(o, "description", json_object_new_string(hl_tool_description(t)));
 		json_object_object_add(o, "inputSchema", json_tokener_parse(hl_tool_input_schema(t)));
-		json_object_object_add(o, "outputSchema", json_tokener_parse(hl_tool_output_schema(t)));
+		if (content_output_schema(t))
+			json_object_object_add(o, "outputSchema", json_tokener_parse(content_output_schema(t)));
 		json_object_object_add(ann, "title", json_object_new_string(hl_tool_title(t)));
 		json_object_object_add(ann, "readOnlyHint", json_object_new_boolean(!!(f & HL_TOOL_READONLY)));
 		json_object_object_add(ann, "destructiveHint", json_object_new_boolean(!!(f & HL_TOOL_DESTRUCTIVE)));
@@ -161,7 +164,7 @@ static char *do_initialize(const struct caller *who, struct json_object *id, str
 	{
 		struct json_object *resources = json_object_new_object(), *prompts = json_object_new_object();
 		json_object_object_add(resources, "listChanged", json_object_new_boolean(0));
-		json_object_object_add(resources, "subscribe", json_object_new_boolean(0));
+		json_object_object_add(resources, "subscribe", json_object_new_boolean(1));
 		json_object_object_add(prompts, "listChanged", json_object_new_boolean(0));
 		json_object_object_add(caps, "resources", resources);
 		json_object_object_add(caps, "prompts", prompts);
@@ -424,6 +427,10 @@ static char *do_tools_call(struct mcpd *d, const struct caller *who, struct json
 		mcpd_utf8_scrub(msg);
 		result = tool_result(msg, true);
 		metrics_count(&d->metrics, &d->metrics.tool_calls_error);
+	} else if (hl_tool_flags(t) & HL_TOOL_CONTENT) {
+		bool failed;
+		result = content_tool_result(t, out.ptr, &failed);
+		metrics_count(&d->metrics, failed ? &d->metrics.tool_calls_error : &d->metrics.tool_calls_ok);
 	} else {
 		result = tool_result(out.ptr, false);
 		metrics_count(&d->metrics, &d->metrics.tool_calls_ok);
@@ -461,7 +468,7 @@ static bool scope_allows(const struct caller *who, const char *scope)
 }
 
 static struct json_object *resource_entry(const char *uri, const char *name, const char *title,
-                                          const char *description, bool is_template)
+                                          const char *description, bool is_template, const char *mime)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -470,7 +477,7 @@ static struct json_object *resource_entry(const char *uri, const char *name, con
 	json_object_object_add(o, "title", json_object_new_string(title));
 	if (description)
 		json_object_object_add(o, "description", json_object_new_string(description));
-	json_object_object_add(o, "mimeType", json_object_new_string("application/json"));
+	json_object_object_add(o, "mimeType", json_object_new_string(mime));
 	return o;
 }
 
@@ -519,9 +526,12 @@ static char *do_resources_list(struct mcpd *d, const struct caller *who, struct 
 		if (!hl_resource_is_template(r)) {
 			if (at++ >= offset && json_object_array_length(arr) < RESOURCES_PAGE)
 				json_object_array_add(arr, resource_entry(hl_resource_uri(r), hl_resource_name(r),
-				                                          hl_resource_title(r), hl_resource_description(r), false));
+				                                          hl_resource_title(r), hl_resource_description(r), false,
+				                                          hl_resource_mime_type(r)));
 			continue;
 		}
+		if (!hl_resource_kind(r)) /* a registered template: nothing to enumerate */
+			continue;
 		hl_buf names = HL_BUF_INIT;
 		struct json_object *root = NULL, *values;
 		if (hl_complete(&names, ctx, hl_resource_kind(r), NULL, NULL, (size_t)-1) == 0 &&
@@ -535,7 +545,7 @@ static char *do_resources_list(struct mcpd *d, const struct caller *who, struct 
 					continue;
 				uri_of(uri, sizeof(uri), prefix, name);
 				snprintf(title, sizeof(title), "%s %.200s", hl_resource_title(r), name);
-				json_object_array_add(arr, resource_entry(uri, name, title, NULL, false));
+				json_object_array_add(arr, resource_entry(uri, name, title, NULL, false, hl_resource_mime_type(r)));
 			}
 		}
 		json_object_put(root);
@@ -558,7 +568,7 @@ static char *do_resource_templates(const struct caller *who, struct json_object 
 	for (const hl_resource *r = hl_resource_next(NULL); r; r = hl_resource_next(r))
 		if (hl_resource_is_template(r) && scope_allows(who, hl_resource_scope(r)))
 			json_object_array_add(arr, resource_entry(hl_resource_uri(r), hl_resource_name(r), hl_resource_title(r),
-			                                          hl_resource_description(r), true));
+			                                          hl_resource_description(r), true, hl_resource_mime_type(r)));
 	json_object_object_add(res, "resourceTemplates", arr);
 	return result_of(id, res);
 }
@@ -571,8 +581,7 @@ static char *do_resources_read(struct mcpd *d, const struct caller *who, struct 
 	hl_call_options opts = HL_CALL_OPTIONS_INIT;
 	hl_buf out = HL_BUF_INIT;
 	const char *uri;
-	char msg[512], *text, *quoted, *result, *reply;
-	size_t qlen = 0, n;
+	char msg[512], *reply;
 	hl_ctx *ctx;
 	int err;
 
@@ -595,7 +604,7 @@ static char *do_resources_read(struct mcpd *d, const struct caller *who, struct 
 		return rpc_error(id, RPC_INTERNAL_ERROR, "cannot open the inventory");
 	opts.principal = who->principal;
 	opts.client_addr = who->addr;
-	err = hl_resource_read(&out, ctx, uri, &opts);
+	err = hl_resource_contents(&out, ctx, uri, &opts);
 	pool_put(&d->pool, ctx);
 	if (err == HL_ENOTFOUND) {
 		snprintf(msg, sizeof(msg), "Resource not found: %.300s (%s)", uri, hl_error_last()->message);
@@ -607,23 +616,43 @@ static char *do_resources_read(struct mcpd *d, const struct caller *who, struct 
 		hl_buf_dispose(&out);
 		return rpc_error(id, RPC_INTERNAL_ERROR, msg);
 	}
-	quoted = quote_json(out.ptr, &qlen);
+	reply = wrap_result(id, out.ptr);
 	hl_buf_dispose(&out);
-	text = quoted ? quote_json(uri, &n) : NULL;
-	result = NULL;
-	if (text) {
-		size_t len = qlen + n + 96;
-		if ((result = malloc(len)))
-			snprintf(result, len, "{\"contents\":[{\"uri\":%s,\"mimeType\":\"application/json\",\"text\":%s}]}",
-			         text, quoted);
-	}
-	free(text);
-	free(quoted);
-	if (!result)
-		return rpc_error(id, RPC_INTERNAL_ERROR, "out of memory");
-	reply = wrap_result(id, result);
-	free(result);
 	return reply;
+}
+
+/* resources/subscribe and resources/unsubscribe: the session's
+ * subscriptions (subscribe.c) to a resource the caller may read. */
+static char *do_subscribe(struct mcpd *d, const struct caller *who, struct json_object *id,
+                          struct json_object *params, bool on, int *status)
+{
+	struct json_object *u = NULL;
+	const hl_resource *r;
+	const char *uri;
+	char msg[512];
+
+	if (!params || !json_object_object_get_ex(params, "uri", &u) || !json_object_is_type(u, json_type_string))
+		return rpc_error(id, RPC_INVALID_PARAMS, on ? "resources/subscribe: params.uri (a string) is required"
+		                                            : "resources/unsubscribe: params.uri (a string) is required");
+	uri = json_object_get_string(u);
+	if (!(r = hl_resource_match(uri, NULL))) {
+		snprintf(msg, sizeof(msg), "Resource not found: %.300s", uri);
+		return rpc_error(id, RPC_RESOURCE_NOT_FOUND, msg);
+	}
+	if (!scope_allows(who, hl_resource_scope(r))) {
+		snprintf(msg, sizeof(msg), "token '%s' lacks the scope %s that resource %s needs", who->principal,
+		         hl_resource_scope(r), hl_resource_name(r));
+		metrics_count(&d->metrics, &d->metrics.auth_refused);
+		audit_refusal(d, who, "resource", hl_resource_name(r), msg);
+		*status = 403;
+		return rpc_error(id, -32003, msg);
+	}
+	if (!who->peer)
+		return rpc_error(id, RPC_INVALID_REQUEST, "resources/subscribe needs a session");
+	subscribe_start();
+	if (on ? subscribe_add(who->peer, uri) < 0 : (subscribe_remove(who->peer, uri), 0))
+		return rpc_error(id, RPC_INVALID_PARAMS, "resources/subscribe: this session has too many subscriptions");
+	return wrap_result(id, "{}");
 }
 
 static char *do_prompts_list(struct json_object *id)
@@ -656,6 +685,8 @@ static char *do_prompts_get(struct json_object *id, struct json_object *params)
 		return rpc_error(id, RPC_INVALID_PARAMS, msg);
 	}
 	json_object_object_get_ex(params, "arguments", &args);
+	if (args && !json_object_is_type(args, json_type_object))
+		return rpc_error(id, RPC_INVALID_PARAMS, "prompts/get: params.arguments must be an object");
 	if (hl_prompt_get(&out, p, args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : NULL) < 0) {
 		snprintf(msg, sizeof(msg), "%s", hl_error_last()->message);
 		return rpc_error(id, RPC_INVALID_PARAMS, msg);
@@ -696,6 +727,11 @@ static char *do_complete(struct mcpd *d, const struct caller *who, struct json_o
 			return rpc_error(id, RPC_INVALID_PARAMS, msg);
 		}
 		kind = hl_prompt_argument_kind(p, json_object_get_string(aname));
+		/* an argument with values of its own (a registered prompt's) */
+		if (!kind && hl_prompt_complete(&out, NULL, p, json_object_get_string(aname),
+		                                avalue && json_object_is_type(avalue, json_type_string) ?
+		                                json_object_get_string(avalue) : NULL, NULL, 100) == 0)
+			goto answer;
 	} else if (!strcmp(json_object_get_string(type), "ref/resource")) {
 		struct json_object *u = NULL;
 		const char *uri = json_object_object_get_ex(ref, "uri", &u) ? json_object_get_string(u) : NULL;
@@ -733,6 +769,7 @@ static char *do_complete(struct mcpd *d, const struct caller *who, struct json_o
 		return rpc_error(id, RPC_INTERNAL_ERROR, msg);
 	}
 	pool_put(&d->pool, ctx);
+answer:
 	{
 		size_t n = strlen(out.ptr) + 32;
 		char *res = malloc(n);
@@ -840,6 +877,10 @@ int rpc_handle(struct mcpd *d, const struct caller *who, struct json_object *msg
 		*reply = do_resource_templates(who, id);
 	else if (!strcmp(m, "resources/read"))
 		*reply = do_resources_read(d, who, id, params, &status);
+	else if (!strcmp(m, "resources/subscribe"))
+		*reply = do_subscribe(d, who, id, params, true, &status);
+	else if (!strcmp(m, "resources/unsubscribe"))
+		*reply = do_subscribe(d, who, id, params, false, &status);
 	else if (!strcmp(m, "prompts/list"))
 		*reply = do_prompts_list(id);
 	else if (!strcmp(m, "prompts/get"))

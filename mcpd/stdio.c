@@ -12,6 +12,7 @@
  * minutes, can still be answered or cancelled.
  */
 #include "mcpd.h"
+#include "subscribe.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -40,10 +41,17 @@ struct stdio_state {
 	bool stop;                 /* a signal: what is queued is not answered */
 };
 
+/* One message, one line: stdout is locked for it, as a resource's update
+ * notification (subscribe.c) may come from another thread. */
 static bool write_line(void *payload, const char *text)
 {
+	bool ok;
+
 	(void)payload;
-	return fputs(text, stdout) >= 0 && fputc('\n', stdout) != EOF && fflush(stdout) == 0;
+	flockfile(stdout);
+	ok = fputs(text, stdout) >= 0 && fputc('\n', stdout) != EOF && fflush(stdout) == 0;
+	funlockfile(stdout);
+	return ok;
 }
 
 static void on_signal(int sig)
@@ -195,6 +203,7 @@ int stdio_serve(struct mcpd *d)
 	ssize_t n;
 
 	peer_init(&st.peer);
+	subscribe_set_outlet(&st.peer, write_line, NULL);
 	pthread_mutex_init(&st.lock, NULL);
 	pthread_cond_init(&st.cond, NULL);
 	/* SIGTERM/SIGINT end the loop (getline fails with EINTR: no SA_RESTART),
@@ -264,6 +273,7 @@ int stdio_serve(struct mcpd *d)
 	}
 	pthread_mutex_destroy(&st.lock);
 	pthread_cond_destroy(&st.cond);
+	subscribe_forget(&st.peer);
 	peer_destroy(&st.peer);
 	if (stop_signal)
 		fprintf(stderr, "%s: %s, stopping\n", MCPD_NAME, stop_signal == SIGINT ? "interrupted" : "terminated");

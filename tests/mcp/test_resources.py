@@ -29,7 +29,7 @@ def _error(s, method, params=None):
 
 def test_capabilities(s):
     caps = s.init["result"]["capabilities"]
-    assert caps["resources"] == {"listChanged": False, "subscribe": False}
+    assert caps["resources"] == {"listChanged": False, "subscribe": True}
     assert caps["prompts"] == {"listChanged": False}
     assert caps["completions"] == {}
 

@@ -1,0 +1,159 @@
+"""resources/subscribe and resources/unsubscribe, and the
+notifications/resources/updated a subscribed session gets when
+hl_resource_notify_updated() is called (issue 13), with the conformance
+fixture module preloaded (its conformance_touch_resource tool calls it):
+on a Streamable HTTP session's GET stream and over stdio."""
+import json
+import queue
+import threading
+
+import pytest
+
+import mcp_helpers as H
+from test_conformance import fixture_module
+from test_stdio import StdioDaemon
+
+WATCHED = "test://watched-resource"
+CONTROL = "test://static-text"
+
+
+@pytest.fixture(scope="module")
+def fx_daemon(tmp_path_factory, shared_db):
+    d = H.Daemon(tmp_path_factory.mktemp("mcpd-fx"), db=shared_db, keepalive_s=1,
+                 env={"LD_PRELOAD": fixture_module()})
+    yield d
+    d.stop_and_check()
+
+
+class Stream:
+    """A Streamable HTTP session's GET stream; messages read by a thread."""
+
+    def __init__(self, s):
+        self.conn = s.http.conn(timeout=30)
+        self.conn.request("GET", "/mcp", headers={"Accept": "text/event-stream", "Mcp-Session-Id": s.sid,
+                                                  "MCP-Protocol-Version": s.version})
+        self.resp = self.conn.getresponse()
+        assert self.resp.status == 200, self.resp.status
+        self.msgs = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        try:
+            while True:
+                line = self.resp.readline()
+                if not line:
+                    break
+                if line.startswith(b"data:"):
+                    self.msgs.put(json.loads(line[5:]))
+        except Exception:  # noqa: BLE001 - closed under the reader
+            pass
+        self.msgs.put(None)
+
+    def next(self, timeout=10):
+        m = self.msgs.get(timeout=timeout)
+        assert m is not None, "the stream ended"
+        return m
+
+    def close(self):
+        self.conn.close()
+
+
+def _ok(s, method, params):
+    r = s.rpc(method, params)
+    assert r.get("result") == {}, r
+
+
+def _touch(s, uri):
+    res = s.call("conformance_touch_resource", {"uri": uri})
+    assert res["isError"] is False, res
+
+
+def _updated(uri):
+    return {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": uri}}
+
+
+def test_capability_declared(fx_daemon):
+    s = H.Session(fx_daemon.http())
+    assert s.init["result"]["capabilities"]["resources"]["subscribe"] is True
+
+
+def test_subscriber_is_told_until_it_unsubscribes(fx_daemon):
+    s = H.Session(fx_daemon.http())
+    other = H.Session(fx_daemon.http())
+    st, other_st = Stream(s), Stream(other)
+    try:
+        _ok(s, "resources/subscribe", {"uri": WATCHED})
+        _ok(s, "resources/subscribe", {"uri": WATCHED})  # again: still one subscription
+        _ok(s, "resources/subscribe", {"uri": CONTROL})
+        _ok(other, "resources/subscribe", {"uri": CONTROL})
+        _touch(s, WATCHED)
+        assert st.next() == _updated(WATCHED)
+        # a change made from another session reaches this one too
+        _touch(other, WATCHED)
+        assert st.next() == _updated(WATCHED)
+        _ok(s, "resources/unsubscribe", {"uri": WATCHED})
+        _touch(s, WATCHED)
+        _touch(s, CONTROL)
+        # the unsubscribed URI sent nothing: the next message is the control's
+        assert st.next() == _updated(CONTROL)
+        # the other session never subscribed to WATCHED: it saw only the control
+        assert other_st.next() == _updated(CONTROL)
+        assert st.msgs.empty() and other_st.msgs.empty()
+    finally:
+        st.close()
+        other_st.close()
+
+
+def test_ended_session_is_forgotten(fx_daemon):
+    s = H.Session(fx_daemon.http())
+    _ok(s, "resources/subscribe", {"uri": WATCHED})
+    assert s.delete().status == 200
+    # nobody is left to tell: the touch still succeeds, the daemon stays up
+    live = H.Session(fx_daemon.http())
+    _touch(live, WATCHED)
+    assert live.rpc("ping").get("result") == {}
+
+
+@pytest.mark.parametrize("params,code,text", [
+    ({"uri": "test://no-such-resource"}, -32002, "Resource not found: test://no-such-resource"),
+    ({}, -32602, "params.uri (a string) is required"),
+    ({"uri": 7}, -32602, "params.uri (a string) is required"),
+])
+@pytest.mark.parametrize("method", ["resources/subscribe", "resources/unsubscribe"])
+def test_bad_subscriptions(fx_daemon, method, params, code, text):
+    s = H.Session(fx_daemon.http())
+    err = s.rpc(method, params)["error"]
+    assert err["code"] == code and text in err["message"], err
+
+
+def test_too_many_subscriptions(fx_daemon):
+    s = H.Session(fx_daemon.http())
+    for i in range(64):
+        _ok(s, "resources/subscribe", {"uri": f"test://template/{i}/data"})
+    err = s.rpc("resources/subscribe", {"uri": "test://template/64/data"})["error"]
+    assert err["code"] == -32602 and "too many subscriptions" in err["message"], err
+    _ok(s, "resources/unsubscribe", {"uri": "test://template/0/data"})
+    _ok(s, "resources/subscribe", {"uri": "test://template/64/data"})
+
+
+def test_stdio_subscriber_is_told(shared_db, tmp_path):
+    d = StdioDaemon(shared_db, tmp_path, env={"LD_PRELOAD": fixture_module()})
+    try:
+        d.request(0, "initialize", {"protocolVersion": H.LATEST_VERSION, "capabilities": {},
+                                    "clientInfo": {"name": "homelab-tests", "version": "0"}})
+        d.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        assert d.request(1, "resources/subscribe", {"uri": WATCHED})["result"] == {}
+        d.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": "conformance_touch_resource", "arguments": {"uri": WATCHED}}})
+        assert d.recv() == _updated(WATCHED)
+        reply = d.recv()
+        assert reply["id"] == 2 and reply["result"]["isError"] is False, reply
+        assert d.request(3, "resources/unsubscribe", {"uri": WATCHED})["result"] == {}
+        d.send({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                "params": {"name": "conformance_touch_resource", "arguments": {"uri": WATCHED}}})
+        assert d.recv()["id"] == 4  # the reply, no notification before it
+    finally:
+        rc = d.close()
+    err = d.stderr()
+    assert rc == 0, (rc, err)
+    assert H.sanitizer_report(err) is None, err
