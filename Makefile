@@ -69,7 +69,7 @@ test-asan: deps
 # The multi-threaded daemon under ThreadSanitizer, through its test suite.
 test-tsan: deps
 	@$(call configure,$(TSAN_BUILD),-DCMAKE_BUILD_TYPE=Debug -DHOMELAB_TSAN=ON -DHOMELAB_BENCH=OFF $(CMAKE_ARGS))
-	@$(call compile,$(TSAN_BUILD),--target homelab_cli homelab_mcpd)
+	@$(call compile,$(TSAN_BUILD),--target homelab_cli homelab_mcpd hl_conformance_fixtures)
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'pytest/mcp'
 
 # libFuzzer targets (clang): the seed corpus, then a fixed number of runs with
@@ -85,7 +85,7 @@ fuzz-build: deps
 # kept in $(FUZZ_BUILD)/explore/NAME, a crash as $(FUZZ_BUILD)/explore/crash-*.
 FUZZ_SECONDS ?= 300
 fuzz: fuzz-build
-	@for t in args ip fernet jw rpc edge modelfile gpu ndjson escape complete peer; do \
+	@for t in args ip fernet jw rpc edge modelfile gpu ndjson escape complete peer uritmpl; do \
 		mkdir -p $(FUZZ_BUILD)/explore/$$t && \
 		echo "fuzz_$$t for $(FUZZ_SECONDS) s" && \
 		$(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
