@@ -157,3 +157,50 @@ def test_stdio_subscriber_is_told(shared_db, tmp_path):
     err = d.stderr()
     assert rc == 0, (rc, err)
     assert H.sanitizer_report(err) is None, err
+
+
+def test_subscribe_needs_the_resources_scope(start_daemon, tmp_path):
+    db = H.make_demo_db(tmp_path / "scoped.db")
+    auditor = H.create_token(db, "auditor", "audit:read")
+    d = start_daemon(db=db)
+    a = H.Session(d.http(), extra={"Authorization": f"Bearer {auditor}"})
+    r = a.post({"jsonrpc": "2.0", "id": 9, "method": "resources/subscribe", "params": {"uri": "homelab://inventory"}})
+    err = r.messages()[-1]["error"]
+    assert r.status == 403 and err["code"] == -32003 and "lacks the scope inventory:read" in err["message"], r
+    _ok(a, "resources/subscribe", {"uri": "homelab://audit/recent"})
+    rows = H.cli_json(db, "audit", "list", "--action", "auth_refused")["entries"]
+    assert any(row.get("target_id") == "inventory" for row in rows), rows
+
+
+def test_registered_entries_served(fx_daemon):
+    """What the fixture module registered, as the daemon lists and serves it
+    beyond what the conformance scenarios check."""
+    s = H.Session(fx_daemon.http())
+    tools = {t["name"]: t for t in s.rpc("tools/list")["result"]["tools"]}
+    # content tools declare no outputSchema (clients would demand structuredContent); others keep theirs
+    assert "outputSchema" not in tools["test_simple_text"], tools["test_simple_text"]
+    assert tools["homelab_list_vms"]["outputSchema"]["type"] == "object"
+    assert tools["json_schema_2020_12_tool"]["inputSchema"]["$defs"]["address"]["type"] == "object"
+    res = {r["uri"]: r for r in s.rpc("resources/list")["result"]["resources"]}
+    assert res["test://static-text"]["mimeType"] == "text/plain"
+    assert res["test://static-binary"]["mimeType"] == "image/png"
+    assert "homelab://inventory" in res
+    tmpls = [t["uriTemplate"] for t in s.rpc("resources/templates/list")["result"]["resourceTemplates"]]
+    assert "test://template/{id}/data" in tmpls and "homelab://vms/{name}" in tmpls, tmpls
+    [c] = s.rpc("resources/read", {"uri": "test://template/a%20b/data"})["result"]["contents"]
+    assert json.loads(c["text"]) == {"id": "a b", "templateTest": True, "data": "Data for ID: a b"}
+    for uri in ("test://template//data", "test://template/1/2/data", "test://template/%00/data"):
+        err = s.rpc("resources/read", {"uri": uri})["error"]
+        assert err["code"] == -32002, (uri, err)
+    comp = s.rpc("completion/complete", {"ref": {"type": "ref/prompt", "name": "test_prompt_with_arguments"},
+                                         "argument": {"name": "arg1", "value": "PAR"}})["result"]["completion"]
+    assert comp == {"values": ["paris", "park", "party"], "total": 3, "hasMore": False}
+    comp = s.rpc("completion/complete", {"ref": {"type": "ref/prompt", "name": "test_prompt_with_arguments"},
+                                         "argument": {"name": "arg2", "value": "x"}})["result"]["completion"]
+    assert comp["values"] == []
+    err = s.rpc("prompts/get", {"name": "test_prompt_with_arguments", "arguments": {"arg1": "x"}})["error"]
+    assert err["code"] == -32602 and "argument 'arg2' is required" in err["message"], err
+    err = s.rpc("prompts/get", {"name": "test_simple_prompt", "arguments": "x"})["error"]
+    assert err["code"] == -32602 and "arguments must be an object" in err["message"], err
+    got = s.rpc("prompts/get", {"name": "test_prompt_with_arguments", "arguments": {"arg1": "a\"b", "arg2": "c"}})
+    assert got["result"]["messages"][0]["content"]["text"] == "Prompt with arguments: arg1='a\"b', arg2='c'"
