@@ -298,3 +298,18 @@ def test_library_tool_stops_when_the_callback_raises(lab, monkeypatch):
     with pytest.raises(Stop, match="^enough$"):
         lab.call("homelab_check_all_services", progress=cb)
     assert lab.check_all_services()["count"] == 6
+
+
+def test_content_tool_from_python(empty):
+    """A tool flagged CONTENT returns an MCP tool result; Python callers get it as it is."""
+    def handler(args, call):
+        return {"content": [{"type": "text", "text": "hello " + args["who"]},
+                            {"type": "image", "data": "AA==", "mimeType": "image/png"}], "isError": False}
+
+    info = homelab.register_tool("pytest_content", handler, description="Returns MCP content.", scope="pytest:run",
+                                 input_schema={"type": "object", "required": ["who"],
+                                               "properties": {"who": {"type": "string"}}},
+                                 flags=homelab.ToolFlags.READONLY | homelab.ToolFlags.CONTENT)
+    assert info.flags & homelab.ToolFlags.CONTENT and "content" in info.annotations
+    r = empty.call("pytest_content", who="you")
+    assert r["content"][0] == {"type": "text", "text": "hello you"} and r["content"][1]["type"] == "image"

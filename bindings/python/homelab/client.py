@@ -31,12 +31,13 @@ class ToolFlags(enum.IntFlag):
     AUDITED = 1 << 4
     PROGRESS = 1 << 5
     MUTATES = 1 << 6
+    CONTENT = 1 << 7  # the result is an MCP tool result ({"content": [...], "isError": ...})
 
 
 _FLAG_WORDS = [(ToolFlags.READONLY, "read-only"), (ToolFlags.DESTRUCTIVE, "destructive"),
                (ToolFlags.IDEMPOTENT, "idempotent"), (ToolFlags.OPEN_WORLD, "open-world"),
                (ToolFlags.AUDITED, "audited"), (ToolFlags.PROGRESS, "progress"),
-               (ToolFlags.MUTATES, "mutates")]
+               (ToolFlags.MUTATES, "mutates"), (ToolFlags.CONTENT, "content")]
 
 
 class Progress(NamedTuple):
