@@ -910,6 +910,10 @@ int hl_audit__record(hl_ctx *ctx, const hl_audit_event *ev)
 		goto fail;
 	if (own_txn && (err = exec(ctx, db, "COMMIT", "commit an audit row")) < 0)
 		goto fail;
+	/* committed: readers of homelab://audit/recent see the row now (in a
+	 * caller's transaction it shows only at the caller's commit: no word) */
+	if (own_txn)
+		hl_resource_notify_updated("homelab://audit/recent");
 	goto out;
 fail:
 	if (own_txn && !sqlite3_get_autocommit(db))

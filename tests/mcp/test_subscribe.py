@@ -31,7 +31,7 @@ class Stream:
     def __init__(self, s):
         self.conn = s.http.conn(timeout=30)
         self.conn.request("GET", "/mcp", headers={"Accept": "text/event-stream", "Mcp-Session-Id": s.sid,
-                                                  "MCP-Protocol-Version": s.version})
+                                                  "MCP-Protocol-Version": s.version, **s.extra})
         self.resp = self.conn.getresponse()
         assert self.resp.status == 200, self.resp.status
         self.msgs = queue.Queue()
@@ -204,3 +204,24 @@ def test_registered_entries_served(fx_daemon):
     assert err["code"] == -32602 and "arguments must be an object" in err["message"], err
     got = s.rpc("prompts/get", {"name": "test_prompt_with_arguments", "arguments": {"arg1": "a\"b", "arg2": "c"}})
     assert got["result"]["messages"][0]["content"]["text"] == "Prompt with arguments: arg1='a\"b', arg2='c'"
+
+
+def test_audit_log_resource_announces_each_row(start_daemon, tmp_path):
+    """The library says homelab://audit/recent changed when it commits an
+    audit row: here the row of this session's own refused call."""
+    db = H.make_demo_db(tmp_path / "audit.db")
+    auditor = H.create_token(db, "auditor", "audit:read")
+    d = start_daemon(db=db)
+    a = H.Session(d.http(), extra={"Authorization": f"Bearer {auditor}"})
+    st = Stream(a)
+    try:
+        _ok(a, "resources/subscribe", {"uri": "homelab://audit/recent"})
+        r = a.post({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                    "params": {"name": "homelab_list_vms", "arguments": {}}})
+        assert r.status == 403, r
+        assert st.next() == _updated("homelab://audit/recent")
+        [c] = a.rpc("resources/read", {"uri": "homelab://audit/recent"})["result"]["contents"]
+        entries = json.loads(c["text"])["entries"]
+        assert any(e["action"] == "auth_refused" and e["target_id"] == "homelab_list_vms" for e in entries), entries
+    finally:
+        st.close()

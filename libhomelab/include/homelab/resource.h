@@ -118,8 +118,9 @@ HL_EXTERN(int) hl_resource_register(const hl_resource **out, const hl_resource_d
 /**
  * Something changed the resource at uri: every watcher is told (the MCP
  * daemon sends notifications/resources/updated to the sessions subscribed
- * to it). A program calls it for its own resources. Thread-safe; watchers
- * run on the caller's thread.
+ * to it). A program calls it for its own resources; the library calls it
+ * for homelab://audit/recent when it commits an audit row. Thread-safe;
+ * watchers run on the caller's thread.
  */
 HL_EXTERN(void) hl_resource_notify_updated(const char *uri);
 
