@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -15,14 +16,20 @@
  * back (hl_db__release) and every read is its own transaction, so a kept
  * connection holds no snapshot between requests and sees what another
  * process committed (tests/mcp/test_hotpath.py). A thread keeps one from
- * its second borrow on, so a thread that uses the pool once (main's
- * start-up check) pins none. A thread that asks again while its own
- * context is lent (nested use) borrows from the shared list.
+ * its third borrow on (a request borrows once or twice: to check the token,
+ * then for the tool), so a thread that served a single request, or main's
+ * start-up check, pins none: those share the list, and an idle daemon
+ * holds one context, not one per thread that ever answered. A thread that
+ * asks again while its own context is lent (nested use) borrows from the
+ * shared list.
  */
+#define KEEP_FROM_BORROW 3
+
 static _Thread_local struct {
 	struct ctx_pool *pool;
 	hl_ctx *ctx;
 	bool lent;
+	unsigned borrows; /* before it kept one */
 } mine;
 
 static hl_ctx *open_ctx(struct ctx_pool *p)
@@ -46,9 +53,10 @@ hl_ctx *pool_get(struct ctx_pool *p)
 		mine.lent = true;
 		return mine.ctx;
 	}
-	/* the thread's second borrow (or later, while it has none): keep it */
-	keep = mine.pool == p && !mine.ctx;
-	mine.pool = p;
+	if (mine.pool != p)
+		mine.pool = p, mine.ctx = NULL, mine.borrows = 0;
+	/* the thread's third borrow (or later, while it has none): keep it */
+	keep = !mine.ctx && ++mine.borrows >= KEEP_FROM_BORROW;
 	pthread_mutex_lock(&p->lock);
 	if (p->nfree > 0)
 		ctx = p->free[--p->nfree];
@@ -154,6 +162,36 @@ void metrics_text(struct metrics *m, char *buf, size_t len, int sessions, int st
 
 static size_t utf8_seq(const unsigned char *p);
 
+/* A JSON tokener per thread, kept for the thread's life (a new one per
+ * request was a tenth of the parse: its stack is allocated and cleared). */
+static pthread_key_t tokener_key;
+static pthread_once_t tokener_once = PTHREAD_ONCE_INIT;
+
+static void tokener_free(void *tok)
+{
+	json_tokener_free(tok);
+}
+
+static void tokener_key_create(void)
+{
+	if (pthread_key_create(&tokener_key, tokener_free) != 0)
+		abort();
+}
+
+static struct json_tokener *thread_tokener(void)
+{
+	struct json_tokener *tok;
+
+	pthread_once(&tokener_once, tokener_key_create);
+	if ((tok = pthread_getspecific(tokener_key)))
+		return tok;
+	if ((tok = json_tokener_new()) && pthread_setspecific(tokener_key, tok) != 0) {
+		json_tokener_free(tok);
+		tok = NULL;
+	}
+	return tok;
+}
+
 bool mcpd_parse(struct json_object **out, const char *body, size_t len)
 {
 	struct json_tokener *tok;
@@ -170,7 +208,7 @@ bool mcpd_parse(struct json_object **out, const char *body, size_t len)
 	for (size_t i = 0, n; i < len; i += n)
 		if (!(n = body[i] ? utf8_seq((const unsigned char *)body + i) : 1))
 			return false;
-	if (!(tok = json_tokener_new()))
+	if (!(tok = thread_tokener()))
 		return false;
 	/* Feed the terminating NUL too, so that a bare number is complete. */
 	*out = json_tokener_parse_ex(tok, body, (int)len + 1);
@@ -182,7 +220,7 @@ bool mcpd_parse(struct json_object **out, const char *body, size_t len)
 		json_object_put(*out);
 		*out = NULL;
 	}
-	json_tokener_free(tok);
+	json_tokener_reset(tok); /* drops what a failed parse left */
 	return ok;
 }
 

@@ -805,6 +805,7 @@ void hl_ctx_free(hl_ctx *ctx)
 	hl_audit__ctx_free(ctx);
 	hl_vault__ctx_free(ctx);
 	hl_token__ctx_free(ctx);
+	hl_tool__ctx_free(ctx);
 	hl_db__stmt_cache_free(ctx);
 	if (ctx->db)
 		sqlite3_close_v2(ctx->db);

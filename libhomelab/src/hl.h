@@ -38,7 +38,15 @@ struct hl_ctx {
 	struct hl_token__cached *token_cache;
 	long long token_version;
 	unsigned long long token_version_ns; /* CLOCK_MONOTONIC of that read; 0: none */
+	/* tool calls (tools/registry.c): the built-in tools' input schemas as
+	 * parsed on this context, and its JSON tokener (json-c trees and
+	 * tokeners stay with one thread at a time, as the context does) */
+	struct json_object **tool_schemas;
+	struct json_tokener *json_tok;
 };
+
+/* Free what tool calls kept on the context (tools/registry.c; hl_ctx_free). */
+void hl_tool__ctx_free(hl_ctx *ctx);
 
 /* Set the thread's last error and return code. */
 int hl__err(int code, int klass, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

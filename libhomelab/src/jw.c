@@ -6,6 +6,10 @@
 #include <math.h>
 #include <stdio.h>
 
+/* Room a writer starts with: a small result (homelab_lookup_ip's is under
+ * 1 KiB) then needs no growth, a list a few doublings instead of six. */
+#define JW_FIRST_ROOM 2048
+
 void hl_jw__init(hl_jw *w, hl_buf *buf)
 {
 	memset(w, 0, sizeof(*w));
@@ -21,8 +25,22 @@ int hl_jw__finish(hl_jw *w)
 
 static void put(hl_jw *w, const char *s, size_t n)
 {
-	if (w->err == 0 && hl_buf__put(w->buf, s, n) < 0)
+	hl_buf *b = w->buf;
+
+	if (w->err != 0)
+		return;
+	if (!b->reserved && !b->ptr && hl_buf__grow(b, JW_FIRST_ROOM - 1 > n ? JW_FIRST_ROOM - 1 : n) < 0) {
 		w->err = HL_ENOMEM;
+		return;
+	}
+	/* the common case, room enough: no call to grow */
+	if (b->reserved && b->reserved - b->size > n) {
+		memcpy(b->ptr + b->size, s, n);
+		b->size += n;
+		b->ptr[b->size] = '\0';
+	} else if (hl_buf__put(b, s, n) < 0) {
+		w->err = HL_ENOMEM;
+	}
 }
 
 /* The separator before a value or key at the current depth. */
@@ -119,9 +137,23 @@ static void escaped(hl_jw *w, const char *s, size_t n)
 
 void hl_jw__key(hl_jw *w, const char *key)
 {
+	size_t n = strlen(key), i = 0;
+
 	sep(w);
-	escaped(w, key, strlen(key));
-	put(w, ":", 1);
+	while (i < n && key[i] >= 0x20 && key[i] != '"' && key[i] != '\\' && (unsigned char)key[i] < 0x80)
+		i++;
+	if (i == n && n <= 60) {
+		/* a plain key (all of ours): "key": in one piece */
+		char b[64];
+		b[0] = '"';
+		memcpy(b + 1, key, n);
+		b[n + 1] = '"';
+		b[n + 2] = ':';
+		put(w, b, n + 3);
+	} else {
+		escaped(w, key, n);
+		put(w, ":", 1);
+	}
 	w->after_key = true;
 }
 
@@ -142,11 +174,17 @@ void hl_jw__str(hl_jw *w, const char *s)
 
 void hl_jw__int(hl_jw *w, int64_t v)
 {
-	char b[24];
-	int n = snprintf(b, sizeof(b), "%lld", (long long)v);
+	char b[24], *p = b + sizeof(b);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
 	sep(w);
-	put(w, b, (size_t)n);
+	put(w, p, (size_t)(b + sizeof(b) - p));
 }
 
 void hl_jw__double(hl_jw *w, double v)

@@ -241,3 +241,72 @@ def test_tools_list_follows_each_tokens_scopes_on_warm_connections(start_daemon,
             assert got == want, (scopes, got)
     for c in clients:
         c.close()
+
+
+def raw_post(c, text):
+    """POST text as it is (not JSON-encoded) on c's connection and session."""
+    h = {"Content-Type": "application/json", "Accept": H.ACCEPT_BOTH, "Authorization": "Bearer " + c.token,
+         "Mcp-Session-Id": c.sid, "MCP-Protocol-Version": H.LATEST_VERSION}
+    c.conn.request("POST", "/mcp", text, h)
+    r = c.conn.getresponse()
+    return r.status, r.read()
+
+
+def test_bad_bodies_leave_nothing_behind_for_the_next_request(start_daemon, demo_db):
+    """Each worker keeps one JSON tokener for its life: a body it could not
+    parse (cut short, two values, bad UTF-8, nested too deep) must not leave
+    anything for the next body on the same connection."""
+    token = H.create_token(demo_db, "parser", "inventory:read")
+    d = start_daemon(db=demo_db)
+    clients = [Client(d.port, token) for _ in range(3)]
+    call = '{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"homelab_get_vm","arguments":{"name":"whisper"}}}'
+    bad = [b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"homelab_get_vm","arguments":{"name":',
+           b'{"jsonrpc":"2.0","id":1,"method":"ping"} {"x":1}',
+           b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":"\xc0\x93"}}',
+           b'[' * 5000, b'{"a":[1,2,', b'"unterminated', b'{"jsonrpc":"2.0","id":1,"method":"ping"}]']
+    for round_ in range(4):
+        for i, text in enumerate(bad):
+            for c in clients:
+                st, body = raw_post(c, text)
+                assert st == 400 and b"-32700" in body, (round_, i, st, body[:200])
+                c.rid += 1
+                st, body = raw_post(c, (call % c.rid).encode())
+                assert st == 200, (round_, i, body[:200])
+                res = json.loads(body)
+                assert res["id"] == c.rid and res["result"]["isError"] is False, res
+                assert res["result"]["structuredContent"]["name"] == "whisper", res
+    for c in clients:
+        c.close()
+
+
+def test_arguments_are_checked_on_warm_contexts_after_refusals(start_daemon, demo_db):
+    """A worker's context keeps each tool's parsed input schema: refused
+    arguments (type, enum, bound, unknown or missing property), whose messages
+    are built from the schema, alternate with good calls on the same
+    connections, many times over: every refusal says the same thing each
+    time and every good call is answered."""
+    token = H.create_token(demo_db, "checker", "inventory:read")
+    d = start_daemon(db=demo_db)
+    clients = [Client(d.port, token) for _ in range(3)]
+    refused = [("homelab_get_vm", {"vm_id": 0}, "at least 1"),
+               ("homelab_get_vm", {"vm_id": "x"}, "integer"),
+               ("homelab_list_vms", {"status": "bogus"}, "bogus"),
+               ("homelab_list_vms", {"host": 5}, "string"),
+               ("homelab_list_vms", {"nope": 1}, "nope"),
+               ("homelab_lookup_ip", {}, "ip")]
+    first = {}
+    for round_ in range(5):
+        for c in clients:
+            for name, args, says in refused:
+                st, res = c.call(name, args)
+                assert st == 200 and res["isError"] is True, (name, args, res)
+                text = res["content"][0]["text"]
+                assert says in text, (name, args, text)
+                assert first.setdefault((name, json.dumps(args)), text) == text, (round_, text)
+                st, res = c.call("homelab_list_vms", {"status": "running"})
+                assert st == 200 and res["isError"] is False, res
+                assert "whisper" in [v["name"] for v in res["structuredContent"]["vms"]], res
+                st, res = c.call("homelab_get_vm", {"name": "whisper"})
+                assert st == 200 and res["structuredContent"]["name"] == "whisper", res
+    for c in clients:
+        c.close()

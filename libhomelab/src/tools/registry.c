@@ -118,20 +118,60 @@ unsigned int hl_tool_flags(const hl_tool *t)
 	return t ? t->flags : 0;
 }
 
-/* Parse args_json (NULL or blank = {}) and check it against the schema. */
-static int parse_args(struct json_object **out, const hl_tool *t, const char *args_json)
+/* The parsed input schema of tool t: a built-in tool's is parsed once per
+ * context and kept there (parsing it was a third of a small call's
+ * argument handling); a registered tool's is parsed for each call (*owned
+ * set). ctx may be NULL (hl_tool_validate). */
+static int input_schema(struct json_object **out, bool *owned, hl_ctx *ctx, const hl_tool *t)
+{
+	struct json_object **slot;
+	int err;
+
+	*owned = !ctx || !is_builtin(t);
+	if (*owned)
+		return hl_json__parse(out, t->input_schema, strlen(t->input_schema), t->name);
+	if (!ctx->tool_schemas && !(ctx->tool_schemas = hl__calloc(NBUILTIN, sizeof(*ctx->tool_schemas))))
+		return HL_ENOMEM;
+	slot = &ctx->tool_schemas[t - builtin];
+	if (!*slot && (err = hl_json__parse_with(ctx->json_tok, slot, t->input_schema, strlen(t->input_schema),
+	                                         t->name)) < 0)
+		return err;
+	*out = *slot;
+	return 0;
+}
+
+void hl_tool__ctx_free(hl_ctx *ctx)
+{
+	if (ctx->tool_schemas)
+		for (size_t i = 0; i < NBUILTIN; i++)
+			json_object_put(ctx->tool_schemas[i]);
+	free(ctx->tool_schemas);
+	ctx->tool_schemas = NULL;
+	if (ctx->json_tok)
+		json_tokener_free(ctx->json_tok);
+	ctx->json_tok = NULL;
+}
+
+/* Parse args_json (NULL or blank = {}) and check it against the schema.
+ * With a context, its tokener and parsed schemas are used (ctx may be
+ * NULL). */
+static int parse_args(struct json_object **out, hl_ctx *ctx, const hl_tool *t, const char *args_json)
 {
 	struct json_object *args = NULL, *schema = NULL;
 	const char *p = args_json;
+	bool owned = true;
 	int err;
 
 	*out = NULL;
+	if (ctx && !ctx->json_tok)
+		ctx->json_tok = json_tokener_new_ex(HL_JSON_DEPTH); /* NULL: a new one each time */
 	while (p && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++;
 	if (!p || !*p) {
 		if (!(args = json_object_new_object()))
 			return hl__oom();
-	} else if ((err = hl_json__parse(&args, args_json, strlen(args_json), "arguments")) < 0) {
+	} else if ((err = hl_json__parse_with(ctx ? ctx->json_tok : NULL, &args, args_json, strlen(args_json),
+	                                      "arguments")) < 0) {
 		return err;
 	}
 	/* JSON null parses to NULL: it is not an object either. */
@@ -139,13 +179,15 @@ static int parse_args(struct json_object **out, const hl_tool *t, const char *ar
 		json_object_put(args);
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "arguments: must be a JSON object");
 	}
-	if ((err = hl_json__parse(&schema, t->input_schema, strlen(t->input_schema), t->name)) < 0 ||
+	if ((err = input_schema(&schema, &owned, ctx, t)) < 0 ||
 	    (err = hl_schema__validate(schema, args, "arguments")) < 0) {
-		json_object_put(schema);
+		if (owned)
+			json_object_put(schema);
 		json_object_put(args);
 		return err;
 	}
-	json_object_put(schema);
+	if (owned)
+		json_object_put(schema);
 	*out = args;
 	return 0;
 }
@@ -157,7 +199,7 @@ int hl_tool_validate(const hl_tool *t, const char *args_json)
 
 	if (!t)
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_tool_validate: tool is NULL");
-	err = parse_args(&args, t, args_json);
+	err = parse_args(&args, NULL, t, args_json);
 	json_object_put(args);
 	return err;
 }
@@ -346,7 +388,7 @@ int hl_tool_call(hl_buf *out, hl_ctx *ctx, const hl_tool *t, const char *args_js
 	} else if (opts->version != HL_CALL_OPTIONS_VERSION) {
 		return hl__err(HL_EINVALID, HL_ERROR_INVALID, "hl_call_options version %u is not supported", opts->version);
 	}
-	if ((err = parse_args(&args, t, args_json)) < 0)
+	if ((err = parse_args(&args, ctx, t, args_json)) < 0)
 		return err;
 	if ((err = confirm(ctx, t, args, opts)) < 0) {
 		json_object_put(args);

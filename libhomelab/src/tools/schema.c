@@ -15,7 +15,13 @@
 
 int hl_json__parse(struct json_object **out, const char *text, size_t len, const char *what)
 {
-	struct json_tokener *tok;
+	return hl_json__parse_with(NULL, out, text, len, what);
+}
+
+int hl_json__parse_with(struct json_tokener *reuse, struct json_object **out, const char *text, size_t len,
+                        const char *what)
+{
+	struct json_tokener *tok = reuse;
 	struct json_object *obj;
 	enum json_tokener_error jerr;
 	size_t off;
@@ -23,7 +29,9 @@ int hl_json__parse(struct json_object **out, const char *text, size_t len, const
 	*out = NULL;
 	if (len > INT32_MAX)
 		return hl__err(HL_EINVALID, HL_ERROR_JSON, "%s: JSON text too large", what);
-	if (!(tok = json_tokener_new_ex(64)))
+	if (tok)
+		json_tokener_reset(tok);
+	else if (!(tok = json_tokener_new_ex(HL_JSON_DEPTH)))
 		return hl__oom();
 	obj = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
@@ -36,18 +44,17 @@ int hl_json__parse(struct json_object **out, const char *text, size_t len, const
 		                                                           : json_tokener_continue;
 		off = len;
 	}
-	if (jerr == json_tokener_continue) {
+	if (tok != reuse)
 		json_tokener_free(tok);
+	if (jerr == json_tokener_continue) {
 		json_object_put(obj);
 		return hl__err(HL_EINVALID, HL_ERROR_JSON, "%s: JSON text ends too early", what);
 	}
 	if (jerr != json_tokener_success) {
-		json_tokener_free(tok);
 		json_object_put(obj);
 		return hl__err(HL_EINVALID, HL_ERROR_JSON, "%s: invalid JSON at byte %zu: %s", what, off,
 		               json_tokener_error_desc(jerr));
 	}
-	json_tokener_free(tok);
 	/* Only whitespace may follow the value. */
 	for (; off < len; off++) {
 		char c = text[off];

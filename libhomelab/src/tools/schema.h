@@ -25,5 +25,10 @@ int hl_schema__check(const char *schema_text, const char *what);
 /* Parse JSON text into a json-c tree; HL_EINVALID naming `what` and the
  * position of the error. *out is NULL on error. */
 int hl_json__parse(struct json_object **out, const char *text, size_t len, const char *what);
+/* The same with a tokener of the caller's (made with json_tokener_new_ex(HL_JSON_DEPTH), reset here), or a new
+ * one when reuse is NULL. */
+#define HL_JSON_DEPTH 64
+int hl_json__parse_with(struct json_tokener *reuse, struct json_object **out, const char *text, size_t len,
+                        const char *what);
 
 #endif
