@@ -310,3 +310,29 @@ def test_arguments_are_checked_on_warm_contexts_after_refusals(start_daemon, dem
                 assert st == 200 and res["structuredContent"]["name"] == "whisper", res
     for c in clients:
         c.close()
+
+
+def test_after_an_idle_pause_warm_connections_answer_and_see_new_rows(start_daemon, demo_db):
+    """An idle daemon gives freed memory back (malloc_trim, a quarter second
+    after the last request): the contexts and tokeners its workers keep are
+    not freed memory, and a row the CLI wrote during the pause is in the
+    first answer after it."""
+    import time
+    token = H.create_token(demo_db, "sleeper", "inventory:read")
+    d = start_daemon(db=demo_db)
+    clients = [Client(d.port, token) for _ in range(4)]
+    for i in range(3):
+        for c in clients:
+            for _ in range(3):
+                st, res = c.call("homelab_get_vm", {"name": "whisper"})
+                assert st == 200 and res["structuredContent"]["name"] == "whisper", res
+        name = f"nap{i}"
+        H.cli(demo_db, "vms", "add", name, "--id", str(970 + i), "--status", "stopped")
+        time.sleep(0.8)  # quiet for three looks of the trimming thread
+        for c in clients:
+            st, res = c.call("homelab_get_vm", {"name": name})
+            assert st == 200 and res["isError"] is False and res["structuredContent"]["status"] == "stopped", res
+            st, res = c.call("homelab_list_vms", {"bogus": 1})
+            assert st == 200 and res["isError"] is True and "bogus" in res["content"][0]["text"], res
+    for c in clients:
+        c.close()
