@@ -42,6 +42,9 @@ int hl_inv__push(void ***items, size_t *count, size_t *cap, void *item);
 
 /* Read the row helpers used by lookups of the IP owner. */
 int hl_vm__load_id(hl_vm **out, hl_ctx *ctx, int64_t vm_id);
+/* The VM with address ip (canonical; the lowest vm_id if several), *out NULL
+ * when none. */
+int hl_vm__load_by_ip(hl_vm **out, hl_ctx *ctx, const char *ip);
 int hl_host__load_id(hl_host **out, hl_ctx *ctx, int64_t id);
 
 /* Probe one service (hl_health_check without the lookup); timeout_ms >= 0.

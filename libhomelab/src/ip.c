@@ -105,7 +105,7 @@ int hl_ip_lookup(hl_ip_owner **out, hl_ctx *ctx, const char *ip)
 {
 	char canon[HL_IP_STRLEN];
 	hl_ip_owner *o = NULL;
-	int64_t vm_id, host_id;
+	int64_t host_id;
 	int err;
 
 	if (!out || !ctx)
@@ -117,8 +117,7 @@ int hl_ip_lookup(hl_ip_owner **out, hl_ctx *ctx, const char *ip)
 		err = HL_ENOMEM;
 		goto out;
 	}
-	vm_id = find_id(ctx, "SELECT vm_id FROM virtual_machines WHERE ip = ?1 ORDER BY vm_id LIMIT 1", canon, &err);
-	if (err < 0 || (vm_id && (err = hl_vm__load_id(&o->vm, ctx, vm_id)) < 0))
+	if ((err = hl_vm__load_by_ip(&o->vm, ctx, canon)) < 0)
 		goto out;
 	host_id = find_id(ctx, "SELECT id FROM proxmox_hosts WHERE ip_address = ?1 ORDER BY id LIMIT 1", canon, &err);
 	if (err < 0 || (host_id && (err = hl_host__load_id(&o->host, ctx, host_id)) < 0))

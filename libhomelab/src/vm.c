@@ -82,6 +82,28 @@ int hl_vm__load_id(hl_vm **out, hl_ctx *ctx, int64_t vm_id)
 	return err;
 }
 
+int hl_vm__load_by_ip(hl_vm **out, hl_ctx *ctx, const char *ip)
+{
+	char sql[256];
+	sqlite3_stmt *st = NULL;
+	int rc, err = 0;
+
+	*out = NULL;
+	/* one statement: the VM's row and its host's name (hl_vm_ip, then the
+	 * host by its key), the lowest vm_id when several share the address */
+	snprintf(sql, sizeof(sql), "SELECT %s" VM_FROM " WHERE v.ip = ?1 ORDER BY v.vm_id LIMIT 1", vm_cols(ctx));
+	if ((err = hl_db__stmt(ctx, &st, sql)) < 0)
+		return err;
+	sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		err = (*out = read_vm(st)) ? 0 : HL_ENOMEM;
+	else if (rc != SQLITE_DONE)
+		err = hl_db__error(ctx, rc, "look up a vm by ip");
+	hl_db__release(ctx, st);
+	return err;
+}
+
 int hl_vm_list(hl_vm_array **out, hl_ctx *ctx, const hl_vm_filter *filter)
 {
 	char sql[384];
