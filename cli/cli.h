@@ -99,6 +99,14 @@ int cli_tool_result(struct cli *c, const char *tool, const char *args_json, hl_b
 const char *cli_safe(const char *s);
 
 /* Print a JSON result: --json prints it as is, else as tables. */
+/*
+ * A content tool's result (HL_TOOL_CONTENT: {"content": [blocks], "isError"}):
+ * text blocks as text, images and audio named with their type and size,
+ * embedded resources with their URI and text. An error result prints on
+ * stderr and gives CLI_ERROR. --json prints the result as is (an error
+ * result still gives CLI_ERROR).
+ */
+int cli_print_content(struct cli *c, const char *json);
 void cli_print_result(struct cli *c, const char *json);
 
 struct json_object;

@@ -263,6 +263,100 @@ static void print_object(FILE *f, struct json_object *o, const char *indent)
 	}
 }
 
+/* Text as lines, each escaped for the terminal (newlines kept). */
+static void put_text(FILE *f, const char *text)
+{
+	const char *s = text;
+
+	while (*s) {
+		const char *nl = strchr(s, '\n');
+		size_t n = nl ? (size_t)(nl - s) : strlen(s);
+		char *line = strndup(s, n);
+		fprintf(f, "%s\n", line ? cli_safe(line) : "?");
+		free(line);
+		s += n + (nl ? 1 : 0);
+	}
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+	               ? json_object_get_string(v) : NULL;
+}
+
+/* "1.2 KB" for base64 text of that many characters */
+static const char *decoded_size(char *buf, size_t size, const char *b64)
+{
+	size_t len = b64 ? strlen(b64) : 0, pad = 0;
+	double n;
+
+	while (pad < 2 && len > pad && b64[len - 1 - pad] == '=')
+		pad++;
+	n = (double)(len / 4 * 3) + (len % 4 ? (double)(len % 4) - 1 : 0) - (double)pad;
+	if (n < 0)
+		n = 0;
+	if (n < 1000)
+		snprintf(buf, size, "%.0f bytes", n);
+	else
+		snprintf(buf, size, "%.1f KB", n / 1000);
+	return buf;
+}
+
+int cli_print_content(struct cli *c, const char *json)
+{
+	struct json_object *o, *content, *err;
+	bool is_error;
+	FILE *f;
+
+	o = json_tokener_parse(json);
+	if (!o || !json_object_object_get_ex(o, "content", &content) || !json_object_is_type(content, json_type_array)) {
+		json_object_put(o);
+		fprintf(stderr, "homelab: the tool's result has no content list\n");
+		return CLI_ERROR;
+	}
+	is_error = json_object_object_get_ex(o, "isError", &err) && json_object_get_boolean(err);
+	if (c->json) {
+		puts(json);
+		json_object_put(o);
+		return is_error ? CLI_ERROR : CLI_OK;
+	}
+	/* an error result is the tool's answer "this failed": on stderr, exit 1 */
+	f = is_error ? stderr : stdout;
+	if (is_error)
+		fputs("homelab: the tool reports an error:\n", f);
+	for (size_t i = 0; i < json_object_array_length(content); i++) {
+		struct json_object *b = json_object_array_get_idx(content, i), *r;
+		const char *type = jstr(b, "type");
+		char size[32];
+
+		if (!type) {
+			fputs("[a block without a type]\n", f);
+		} else if (!strcmp(type, "text")) {
+			put_text(f, jstr(b, "text") ? jstr(b, "text") : "");
+		} else if (!strcmp(type, "image") || !strcmp(type, "audio")) {
+			fprintf(f, "[%s %s, %s]\n", type, cli_safe(jstr(b, "mimeType") ? jstr(b, "mimeType") : "?"),
+			        decoded_size(size, sizeof(size), jstr(b, "data")));
+		} else if (!strcmp(type, "resource") && json_object_object_get_ex(b, "resource", &r)) {
+			const char *uri = jstr(r, "uri"), *mime = jstr(r, "mimeType");
+			fprintf(f, "[resource %s", cli_safe(uri ? uri : "?"));
+			fprintf(f, "%s%s", mime ? " " : "", mime ? cli_safe(mime) : "");
+			if (jstr(r, "text")) {
+				fputs("]\n", f);
+				put_text(f, jstr(r, "text"));
+			} else {
+				fprintf(f, ", %s]\n", decoded_size(size, sizeof(size), jstr(r, "blob")));
+			}
+		} else if (!strcmp(type, "resource_link")) {
+			fprintf(f, "[link %s]\n", cli_safe(jstr(b, "uri") ? jstr(b, "uri") : "?"));
+		} else {
+			fprintf(f, "[%s]\n", cli_safe(type));
+		}
+	}
+	json_object_put(o);
+	return is_error ? CLI_ERROR : CLI_OK;
+}
+
 void cli_print_result(struct cli *c, const char *json)
 {
 	struct json_object *o, *list = NULL;

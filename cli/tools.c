@@ -104,7 +104,9 @@ static int run_json(struct cli *c, const hl_tool *t, const char *args)
 	hl_buf out = HL_BUF_INIT;
 	int rc = call(c, t, args, &out);
 
-	if (rc == CLI_OK)
+	if (rc == CLI_OK && (hl_tool_flags(t) & HL_TOOL_CONTENT))
+		rc = cli_print_content(c, out.ptr);
+	else if (rc == CLI_OK)
 		cli_print_result(c, out.ptr);
 	hl_buf_dispose(&out);
 	return rc;
