@@ -9,6 +9,7 @@ import http.server
 import inspect
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -313,3 +314,88 @@ def test_content_tool_from_python(empty):
     assert info.flags & homelab.ToolFlags.CONTENT and "content" in info.annotations
     r = empty.call("pytest_content", who="you")
     assert r["content"][0] == {"type": "text", "text": "hello you"} and r["content"][1]["type"] == "image"
+
+
+def test_log_messages_of_a_library_tool(lab):
+    seen = []
+    r = lab.call("homelab_check_all_services", timeout_s=2, log=lambda *m: seen.append(m))
+    assert r["count"] == 6
+    healthy = sorted(m for m in seen if m[0] == "info")
+    assert [m[2].split(":")[0] for m in healthy] == ["web-a", "web-b", "web-c"], seen
+    assert all(m[1] == "health" and ": healthy (HTTP 200 in " in m[2] for m in healthy)
+    assert len([m for m in seen if m[0] == "warning"]) == 3, seen  # the demo's services, where nothing listens
+    warnings = []
+    lab.call("homelab_check_all_services", timeout_s=2, log=lambda *m: warnings.append(m), log_level="warning")
+    def who(ms):
+        return sorted((m[0], m[1], m[2].split(":")[0]) for m in ms)
+    assert who(warnings) == who(m for m in seen if m[0] == "warning")
+    with pytest.raises(homelab.InvalidArgumentError, match="log_level: must be one of debug, info"):
+        lab.call("homelab_check_all_services", log=print, log_level="loud")
+
+
+def test_log_callback_that_raises_stops_the_tool(lab, monkeypatch):
+    monkeypatch.setenv("HOMELAB_HEALTH_PARALLEL", "1")
+
+    def log(level, logger, message):
+        raise Stop(message)
+    # the health tool logs its answers once they are all in: the exception
+    # still comes out of the call, and nothing else is lost
+    with pytest.raises(Stop):
+        lab.call("homelab_check_all_services", timeout_s=2, log=log)
+    assert lab.check_all_services()["count"] == 6
+
+
+class _Slow(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep(20)
+
+    def log_message(self, *a):
+        pass
+
+
+def test_stop_event_ends_a_running_call(demo, db_path):
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        con = sqlite3.connect(db_path)
+        with con:
+            con.execute("INSERT INTO services (service_name, url, health_endpoint) VALUES (?, ?, ?)",
+                        ("slow", f"http://127.0.0.1:{srv.server_address[1]}", "/"))
+        con.close()
+        stop = threading.Event()
+        threading.Timer(0.3, stop.set).start()
+        t0 = time.monotonic()
+        with pytest.raises(homelab.CancelledError):
+            demo.call("homelab_check_all_services", timeout_s=30, stop=stop)
+        assert time.monotonic() - t0 < 3
+        with pytest.raises(homelab.CancelledError):
+            demo.call("homelab_check_all_services", timeout_s=30, stop=lambda: True)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_python_handler_logs_and_sees_stop(demo):
+    def handler(args, call):
+        call.log("notice", "waiting for the stop", logger="pytest")
+        end = time.monotonic() + 10
+        while not call.should_stop():
+            if time.monotonic() > end:
+                return {"stopped": False}
+            time.sleep(0.01)
+        return {"stopped": True}
+    homelab.register_tool("pytest_waits", handler, description="Waits until asked to stop.", scope="pytest:run")
+    seen = []
+    n = [0]
+
+    def stop():
+        n[0] += 1
+        return n[0] > 3
+    assert demo.call("pytest_waits", log=lambda *m: seen.append(m), stop=stop) == {"stopped": True}
+    assert seen == [("notice", "pytest", "waiting for the stop")]
+    assert demo.call("pytest_waits", stop=lambda: True) == {"stopped": True}
+    with pytest.raises(ValueError, match="log level must be one of"):
+        homelab.register_tool("pytest_bad_level", lambda a, c: c.log("loud", "x"), description="x",
+                              scope="pytest:run")
+        demo.call("pytest_bad_level")

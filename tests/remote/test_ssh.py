@@ -470,3 +470,28 @@ def test_stdin_is_empty(lab):
     r = lab.call("whisper_ssh_command", command="cat; read x || echo eof", timeout_s=20)
     assert (r["stdout"], r["exit_status"], r["timed_out"]) == ("eof\n", 0, False)
     assert time.monotonic() - t0 < 10
+
+
+def test_python_stop_event_ends_a_silent_remote_command(lab, tmp_path):
+    """hl_call_options.should_stop from Python: another thread sets the
+    Event, the remote process is gone and the call raises CancelledError;
+    the log callback saw the command it ran."""
+    pidfile = tmp_path / "pid"
+    stop, seen = threading.Event(), []
+
+    def watch():
+        end = time.monotonic() + 15
+        while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < end:
+            time.sleep(0.05)
+        stop.set()
+    threading.Thread(target=watch, daemon=True).start()
+    with pytest.raises(homelab.CancelledError):
+        lab.call("whisper_ssh_command", target="whisper", command=f"echo $$ >{pidfile}; exec sleep 600",
+                 stop=stop, log=lambda *m: seen.append(m))
+    t_stop = time.monotonic()
+    pid = int(pidfile.read_text())
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() - t_stop < 3:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{pid}"), "the remote command is still running"
+    assert seen[0] == ("info", "ssh", f"running on whisper: echo $$ >{pidfile}; exec sleep 600")
+    assert lab.call("whisper_ssh_command", target="whisper", command="echo again")["stdout"] == "again\n"

@@ -66,6 +66,11 @@ class HlProgress(Structure):
 
 
 PROGRESS_CB = CFUNCTYPE(c_int, POINTER(HlProgress), c_void_p)
+LOG_CB = CFUNCTYPE(None, c_int, c_char_p, c_char_p, c_void_p)  # hl_log_cb
+STOP_CB = CFUNCTYPE(c_int, c_void_p)                           # hl_stop_cb
+
+# hl_log_level (homelab/tool.h), in order
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 # Options structs grow only at the end. The library may be newer than this
 # file; zeroed spare bytes after the fields we know keep a newer library
@@ -110,11 +115,22 @@ class HlCallOptions(Structure):
         ("principal", c_char_p),
         ("client_addr", c_char_p),
         ("timeout_ms", c_int),
+        # version 2
+        ("log", LOG_CB),
+        ("log_payload", c_void_p),
+        ("log_level", c_int),
+        # version 3 (asking the person or the client's model is for front ends
+        # that have one: the binding leaves elicit and sample NULL)
+        ("elicit", c_void_p),
+        ("sample", c_void_p),
+        ("should_stop", STOP_CB),
+        ("client_payload", c_void_p),
+        ("confirm", c_int),
         ("_spare", c_char * _SPARE),
     ]
 
 
-HL_CALL_OPTIONS_VERSION = 1
+HL_CALL_OPTIONS_VERSION = 3
 
 # hl_error_class (homelab/errors.h) given to errors of Python tool handlers.
 HL_ERROR_TOOL = 7
@@ -173,6 +189,13 @@ _FUNCTIONS = [
     ("hl_tool_call", c_int, [POINTER(HlBuf), CtxP, ToolP, c_char_p, POINTER(HlCallOptions)]),
     ("hl_tool_validate", c_int, [ToolP, c_char_p]),
     ("hl_tool_register", c_int, [POINTER(ToolP), POINTER(HlToolDef)]),
+]
+
+# For Python tool handlers (homelab/tool.h); they read only the fields of the
+# version the caller filled in.
+_HANDLER_FUNCTIONS = [
+    ("hl_tool_log", None, [POINTER(HlCallOptions), c_int, c_char_p, c_char_p]),  # variadic: "%s", msg
+    ("hl_tool_should_stop", c_int, [POINTER(HlCallOptions)]),
 ]
 
 # Declared only when the loaded library has them (newer than the core API).
@@ -243,7 +266,7 @@ def _needs_asan(path: str) -> bool:
 
 
 def _declare(lib: ctypes.CDLL, path: str) -> None:
-    for name, restype, argtypes in _FUNCTIONS:
+    for name, restype, argtypes in _FUNCTIONS + _HANDLER_FUNCTIONS:
         try:
             fn = getattr(lib, name)
         except AttributeError:

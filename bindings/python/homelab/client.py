@@ -54,6 +54,7 @@ class Progress(NamedTuple):
 
 
 ProgressCallback = Callable[[Progress], Any]
+LogCallback = Callable[[str, str, str], Any]  # (level, logger, message)
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,41 @@ class _ProgressRelay:
             self.fn(Progress(_lib.text(c.message), float(c.completed), float(c.total)))
             return 0
         except BaseException as e:  # KeyboardInterrupt too: it must not vanish inside ctypes
+            self.exc = e
+            return 1
+
+
+class _CallRelay:
+    """Log messages and the stop question of one call (hl_call_options v2/v3).
+
+    An exception raised by the log callable (or by stop) is kept, the tool
+    is told to stop through should_stop, and call() re-raises it.
+    """
+
+    def __init__(self, log: Optional[LogCallback], stop: Any) -> None:
+        self.log, self.stop = log, stop
+        self.exc: Optional[BaseException] = None
+        self.log_cfunc = _lib.LOG_CB(self._log) if log is not None else None
+        self.stop_cfunc = _lib.STOP_CB(self._should_stop)
+
+    def _log(self, level: int, logger: Optional[bytes], message: Optional[bytes], payload: Any) -> None:
+        if self.exc is not None:
+            return
+        try:
+            name = _lib.LOG_LEVELS[level] if 0 <= level < len(_lib.LOG_LEVELS) else str(level)
+            self.log(name, _lib.text(logger) or "", _lib.text(message) or "")  # type: ignore[misc]
+        except BaseException as e:
+            self.exc = e
+
+    def _should_stop(self, payload: Any) -> int:
+        if self.exc is not None:
+            return 1
+        try:
+            s = self.stop
+            if s is None:
+                return 0
+            return 1 if (s.is_set() if hasattr(s, "is_set") else s()) else 0
+        except BaseException as e:
             self.exc = e
             return 1
 
@@ -430,7 +466,8 @@ class Homelab:
             raise last_error(rc, tool_name)
 
     def call(self, tool_name: str, arguments: Optional[Mapping[str, Any]] = None, /, *,
-             progress: Optional[ProgressCallback] = None, **args: Any) -> Dict[str, Any]:
+             progress: Optional[ProgressCallback] = None, log: Optional[LogCallback] = None,
+             log_level: str = "info", stop: Any = None, **args: Any) -> Dict[str, Any]:
         """Call any tool of the table by name; return its JSON result as a dict.
 
         Arguments come as keywords, or as a dict (for names that are not
@@ -441,6 +478,16 @@ class Homelab:
         progress: called with a Progress for every report of a tool that has
         them. If it raises, the tool is asked to stop and the exception is
         re-raised here once the C call has returned.
+
+        log: called as log(level, logger, message) for what the tool does
+        (the command an SSH tool runs and its exit status, each health
+        answer, the stages of a pull), from log_level up ("debug", "info",
+        ... "emergency"). If it raises, the tool is asked to stop and the
+        exception is re-raised here.
+
+        stop: a threading.Event (or a callable returning true) that another
+        thread sets to end the call: a remote command is ended, a pull or a
+        health check stops; the call then raises CancelledError.
         """
         lib = _lib.load()
         t = _lookup(lib, tool_name)
@@ -450,6 +497,15 @@ class Homelab:
         relay = _ProgressRelay(progress) if progress is not None else None
         if relay is not None:
             opts.progress = relay.cfunc
+        if log_level not in _lib.LOG_LEVELS:
+            raise InvalidArgumentError(f"log_level: must be one of {', '.join(_lib.LOG_LEVELS)}, "
+                                       f"not {log_level!r}")
+        calls = _CallRelay(log, stop) if log is not None or stop is not None else None
+        if calls is not None:
+            if calls.log_cfunc is not None:
+                opts.log = calls.log_cfunc
+                opts.log_level = _lib.LOG_LEVELS.index(log_level)
+            opts.should_stop = calls.stop_cfunc
         out = _lib.HlBuf()
         ctx = self._enter()
         _local.handler_exc = None
@@ -465,6 +521,9 @@ class Homelab:
         _local.handler_exc = None
         if relay is not None and relay.exc is not None:
             exc, relay.exc = relay.exc, None
+            raise exc
+        if calls is not None and calls.exc is not None:
+            exc, calls.exc = calls.exc, None
             raise exc
         if err is not None:
             if cause is not None:
@@ -526,6 +585,20 @@ class ToolCall:
         self.timeout_ms: int = int(o.timeout_ms) if o else 0
         self._progress = o.progress if o else None
         self._payload = o.payload if o else None
+        self._opts = opts
+
+    def log(self, level: str, message: str, logger: str = "python") -> None:
+        """Tell the caller what the tool is doing (level "debug" ... "emergency");
+        nothing when the caller does not listen."""
+        if level not in _lib.LOG_LEVELS:
+            raise ValueError(f"log level must be one of {', '.join(_lib.LOG_LEVELS)}, not {level!r}")
+        if self._opts:
+            _lib.load().hl_tool_log(self._opts, _lib.LOG_LEVELS.index(level), logger.encode(), b"%s",
+                                    message.encode("utf-8", errors="replace"))
+
+    def should_stop(self) -> bool:
+        """True once the caller asked the tool to stop (return, or raise CancelledError)."""
+        return bool(self._opts) and _lib.load().hl_tool_should_stop(self._opts) != 0
 
     def progress(self, message: Optional[str] = None, completed: float = 0.0, total: float = 0.0) -> None:
         """Report progress to the caller. Raises CancelledError when the caller asked to stop."""
@@ -572,7 +645,9 @@ def register_tool(name: str, handler: ToolHandler, *, description: str, scope: s
 
     handler(args: dict, call: ToolCall) -> dict runs on the calling thread
     with validated arguments. call.progress(message, completed, total)
-    reports progress (raising CancelledError if the caller said stop).
+    reports progress (raising CancelledError if the caller said stop);
+    call.log(level, message) tells the caller what it does, and
+    call.should_stop() is true once the caller asked it to stop.
     Exceptions become library errors: a HomelabError keeps its code, KeyError
     -> HL_ENOTFOUND, ValueError -> HL_EINVALID, others -> HL_ERROR; a Python
     caller gets the original exception as __cause__.
