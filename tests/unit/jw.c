@@ -6,6 +6,7 @@
 
 #include "jw.h"
 #include <json-c/json.h>
+#include <stdio.h>
 #include <string.h>
 
 static void test_jw__object_and_array(void **state)
@@ -125,10 +126,72 @@ static void test_jw__misuse_is_an_error(void **state)
 	hl_buf_dispose(&b);
 }
 
+/* Integers are written without printf: every edge of int64_t, as JSON
+ * parses them back. */
+static void test_jw__integers(void **state)
+{
+	static const int64_t v[] = { 0, 1, -1, 9, 10, -10, 99, 100, 4294967296LL, INT64_MAX, INT64_MIN, INT64_MIN + 1 };
+	hl_buf b = HL_BUF_INIT;
+	char want[512] = "[";
+	hl_jw w;
+
+	(void)state;
+	hl_jw__init(&w, &b);
+	hl_jw__arr(&w);
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		hl_jw__int(&w, v[i]);
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%lld", i ? "," : "", (long long)v[i]);
+	}
+	hl_jw__end_arr(&w);
+	strcat(want, "]");
+	assert_int_equal(hl_jw__finish(&w), 0);
+	assert_string_equal(b.ptr, want);
+	hl_buf_dispose(&b);
+}
+
+/* Keys: plain ones in one piece, others (quotes, control characters,
+ * non-ASCII, longer than the piece) escaped as values are; a document far
+ * larger than the first 2 KiB comes out whole. */
+static void test_jw__keys_and_growth(void **state)
+{
+	char longkey[100], want[256];
+	hl_buf b = HL_BUF_INIT;
+	struct json_object *o, *x;
+	hl_jw w;
+
+	(void)state;
+	memset(longkey, 'k', sizeof(longkey) - 1);
+	longkey[sizeof(longkey) - 1] = '\0';
+	hl_jw__init(&w, &b);
+	hl_jw__obj(&w);
+	hl_jw__kint(&w, "plain", 1);
+	hl_jw__kint(&w, "q\"\\\n", 2);
+	hl_jw__kint(&w, "\xc3\xa9", 3);
+	hl_jw__kint(&w, longkey, 4);
+	hl_jw__key(&w, "many");
+	hl_jw__arr(&w);
+	for (int i = 0; i < 5000; i++)
+		hl_jw__str(&w, "0123456789");
+	hl_jw__end_arr(&w);
+	hl_jw__end_obj(&w);
+	assert_int_equal(hl_jw__finish(&w), 0);
+	snprintf(want, sizeof(want), "{\"plain\":1,\"q\\\"\\\\\\n\":2,\"\xc3\xa9\":3,\"%s\":4,\"many\":[", longkey);
+	assert_memory_equal(b.ptr, want, strlen(want));
+	assert_int_equal(b.size, strlen(b.ptr));
+	assert_non_null(o = json_tokener_parse(b.ptr));
+	assert_true(json_object_object_get_ex(o, "q\"\\\n", &x) && json_object_get_int(x) == 2);
+	assert_true(json_object_object_get_ex(o, longkey, &x) && json_object_get_int(x) == 4);
+	assert_true(json_object_object_get_ex(o, "many", &x) && json_object_array_length(x) == 5000);
+	json_object_put(o);
+	hl_buf_dispose(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jw__object_and_array),
+		cmocka_unit_test(test_jw__integers),
+		cmocka_unit_test(test_jw__keys_and_growth),
 		cmocka_unit_test(test_jw__escaping),
 		cmocka_unit_test(test_jw__invalid_utf8_becomes_replacement),
 		cmocka_unit_test(test_jw__embedded_nul_is_escaped),

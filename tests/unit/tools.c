@@ -284,6 +284,28 @@ static int failing_handler(hl_buf *out, hl_ctx *ctx, const char *args_json, cons
 	return HL_EUNREACHABLE; /* no message of its own */
 }
 
+/* A context keeps its tokener and the parsed input schemas: JSON it could
+ * not parse (cut short, trailing text, not JSON) and refused arguments leave
+ * nothing behind for the next call on the same context, round after round. */
+static void test_tools__context_reuse_after_errors(void **state)
+{
+	static const char *const bad[] = { "{\"host\":", "{} {}", "{\"a\" 1}", "[", "\"x", "{\"status\":\"on\"}",
+		                               "{\"colour\":1}", "null" };
+	hl_ctx *ctx = *state;
+	hl_buf out = HL_BUF_INIT;
+	const hl_tool *t = hl_tool_lookup("homelab_list_vms");
+
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			assert_int_equal(hl_tool_call(&out, ctx, t, bad[i], NULL), HL_EINVALID);
+			assert_int_equal(hl_tool_call(&out, ctx, t, "{\"status\":\"running\"}", NULL), 0);
+			assert_non_null(strstr(out.ptr, "\"name\":\"whisper\""));
+			assert_null(strstr(out.ptr, "\"sandbox\"")); /* stopped */
+			expect_call_error(ctx, "homelab_get_vm", "{\"vm_id\":0}", HL_EINVALID, "vm_id: must be at least 1");
+		}
+	hl_buf_dispose(&out);
+}
+
 static void test_tools__register_invalid(void **state)
 {
 	hl_tool_def d = HL_TOOL_DEF_INIT;
@@ -850,6 +872,7 @@ int main(void)
 		cmocka_unit_test(test_tools__table_walk),
 		cmocka_unit_test_setup_teardown(test_tools__every_read_tool_matches_its_output_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tools__read_tool_results, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tools__context_reuse_after_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tools__argument_errors, setup, teardown),
 		cmocka_unit_test(test_tools__register_invalid),
 		cmocka_unit_test_setup_teardown(test_tools__register_and_call, setup, teardown),
