@@ -31,8 +31,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc = hl_tool_validate(t, text);
 	if (rc != 0 && (rc != HL_EINVALID || !*hl_error_last()->message))
 		abort();
-	if (hl_json__parse(&o, (const char *)data + 1, size - 1, "fuzz") == 0)
-		json_object_put(o);
+	/* A tokener kept from input to input (as a context and a daemon worker
+	 * keep theirs) parses exactly as a new one does. */
+	static struct json_tokener *kept;
+	struct json_object *k = NULL;
+	int fresh = hl_json__parse(&o, (const char *)data + 1, size - 1, "fuzz");
+	if (!kept && !(kept = json_tokener_new_ex(HL_JSON_DEPTH)))
+		abort();
+	int reused = hl_json__parse_with(kept, &k, (const char *)data + 1, size - 1, "fuzz");
+	if ((fresh == 0) != (reused == 0) ||
+	    (fresh == 0 && strcmp(o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : "null",
+	                          k ? json_object_to_json_string_ext(k, JSON_C_TO_STRING_PLAIN) : "null") != 0))
+		abort(); /* (compared as text: NaN is not equal to itself) */
+	json_object_put(o);
+	json_object_put(k);
 	free(text);
 	return 0;
 }
