@@ -573,23 +573,22 @@ static char *do_resource_templates(const struct caller *who, struct json_object 
 	return result_of(id, res);
 }
 
-static char *do_resources_read(struct mcpd *d, const struct caller *who, struct json_object *id,
-                               struct json_object *params, int *status)
+/* The resource params.uri names, which the caller may read: NULL with *uri
+ * set, or the error answer (bad params, not found, scope refused: audited). */
+static char *resource_of(struct mcpd *d, const struct caller *who, struct json_object *id,
+                         struct json_object *params, const char *method, const char **uri, int *status)
 {
 	struct json_object *u = NULL;
 	const hl_resource *r;
-	hl_call_options opts = HL_CALL_OPTIONS_INIT;
-	hl_buf out = HL_BUF_INIT;
-	const char *uri;
-	char msg[512], *reply;
-	hl_ctx *ctx;
-	int err;
+	char msg[512];
 
-	if (!params || !json_object_object_get_ex(params, "uri", &u) || !json_object_is_type(u, json_type_string))
-		return rpc_error(id, RPC_INVALID_PARAMS, "resources/read: params.uri (a string) is required");
-	uri = json_object_get_string(u);
-	if (!(r = hl_resource_match(uri, NULL))) {
-		snprintf(msg, sizeof(msg), "Resource not found: %.300s", uri);
+	if (!params || !json_object_object_get_ex(params, "uri", &u) || !json_object_is_type(u, json_type_string)) {
+		snprintf(msg, sizeof(msg), "%s: params.uri (a string) is required", method);
+		return rpc_error(id, RPC_INVALID_PARAMS, msg);
+	}
+	*uri = json_object_get_string(u);
+	if (!(r = hl_resource_match(*uri, NULL))) {
+		snprintf(msg, sizeof(msg), "Resource not found: %.300s", *uri);
 		return rpc_error(id, RPC_RESOURCE_NOT_FOUND, msg);
 	}
 	if (!scope_allows(who, hl_resource_scope(r))) {
@@ -600,6 +599,21 @@ static char *do_resources_read(struct mcpd *d, const struct caller *who, struct 
 		*status = 403;
 		return rpc_error(id, -32003, msg);
 	}
+	return NULL;
+}
+
+static char *do_resources_read(struct mcpd *d, const struct caller *who, struct json_object *id,
+                               struct json_object *params, int *status)
+{
+	hl_call_options opts = HL_CALL_OPTIONS_INIT;
+	hl_buf out = HL_BUF_INIT;
+	const char *uri = NULL;
+	char msg[512], *reply;
+	hl_ctx *ctx;
+	int err;
+
+	if ((reply = resource_of(d, who, id, params, "resources/read", &uri, status)))
+		return reply;
 	if (!(ctx = pool_get(&d->pool)))
 		return rpc_error(id, RPC_INTERNAL_ERROR, "cannot open the inventory");
 	opts.principal = who->principal;
@@ -626,27 +640,12 @@ static char *do_resources_read(struct mcpd *d, const struct caller *who, struct 
 static char *do_subscribe(struct mcpd *d, const struct caller *who, struct json_object *id,
                           struct json_object *params, bool on, int *status)
 {
-	struct json_object *u = NULL;
-	const hl_resource *r;
-	const char *uri;
-	char msg[512];
+	const char *uri = NULL;
+	char *reply;
 
-	if (!params || !json_object_object_get_ex(params, "uri", &u) || !json_object_is_type(u, json_type_string))
-		return rpc_error(id, RPC_INVALID_PARAMS, on ? "resources/subscribe: params.uri (a string) is required"
-		                                            : "resources/unsubscribe: params.uri (a string) is required");
-	uri = json_object_get_string(u);
-	if (!(r = hl_resource_match(uri, NULL))) {
-		snprintf(msg, sizeof(msg), "Resource not found: %.300s", uri);
-		return rpc_error(id, RPC_RESOURCE_NOT_FOUND, msg);
-	}
-	if (!scope_allows(who, hl_resource_scope(r))) {
-		snprintf(msg, sizeof(msg), "token '%s' lacks the scope %s that resource %s needs", who->principal,
-		         hl_resource_scope(r), hl_resource_name(r));
-		metrics_count(&d->metrics, &d->metrics.auth_refused);
-		audit_refusal(d, who, "resource", hl_resource_name(r), msg);
-		*status = 403;
-		return rpc_error(id, -32003, msg);
-	}
+	if ((reply = resource_of(d, who, id, params, on ? "resources/subscribe" : "resources/unsubscribe", &uri,
+	                         status)))
+		return reply;
 	if (!who->peer)
 		return rpc_error(id, RPC_INVALID_REQUEST, "resources/subscribe needs a session");
 	subscribe_start();
