@@ -228,35 +228,16 @@ class LegacyClient:
         self.stream.close()
 
 
-class StdioClient:
-    """homelab-mcpd --stdio with extra arguments; lines read by a thread."""
+class StdioClient(H.StdioDaemon):
+    """homelab-mcpd --stdio with extra arguments, initialized with caps."""
 
     def __init__(self, lab, tmp_path, args=(), caps=None):
-        self.err_path = str(tmp_path / "stdio-stderr.txt")
-        self._err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen([H.mcpd_bin(), "--stdio", "--db", lab.db, *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._err, env=H.clean_env(lab.env))
-        self.lines = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__(lab.db, tmp_path, env=lab.env, args=args)
         self.send({"jsonrpc": "2.0", "id": 0, "method": "initialize",
                    "params": {"protocolVersion": H.LATEST_VERSION, "capabilities": caps or {},
                               "clientInfo": {"name": "homelab-interact-tests", "version": "0"}}})
         assert self.recv()["id"] == 0
         self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.put(json.loads(line))
-        self.lines.put(None)
-
-    def send(self, msg):
-        self.proc.stdin.write((json.dumps(msg) + "\n").encode())
-        self.proc.stdin.flush()
-
-    def recv(self, timeout=10):
-        msg = self.lines.get(timeout=timeout)
-        assert msg is not None, f"stdout closed; stderr: {self.stderr()}"
-        return msg
 
     def response(self, rid, timeout=10):
         """The response to rid; the notifications before it (log messages) are skipped."""
@@ -266,25 +247,9 @@ class StdioClient:
                 assert msg.get("id") == rid, msg
                 return msg
 
-    def stderr(self):
-        if not self._err.closed:
-            self._err.flush()
-        with open(self.err_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
     def close(self, timeout=15):
         """EOF on stdin; the exit code, after checking stderr has no sanitizer report."""
-        try:
-            self.proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            rc = None
-        self._err.close()
+        rc = super().close(timeout)
         err = self.stderr()
         assert H.sanitizer_report(err) is None, err
         return rc

@@ -7,6 +7,7 @@ import http.client
 import http.server
 import json
 import os
+import queue
 import re
 import signal
 import subprocess
@@ -373,3 +374,70 @@ class SlowServer:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class StdioDaemon:
+    """homelab-mcpd --stdio [args] on db: lines read by a thread, stderr to a file."""
+
+    def __init__(self, db, tmp_path, env=None, args=()):
+        self.err_path = str(tmp_path / "stdio-stderr.txt")
+        self._err = open(self.err_path, "wb")
+        self.proc = subprocess.Popen([mcpd_bin(), "--stdio", "--db", db, *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self._err, env=clean_env(env))
+        self.lines = queue.Queue()
+        self.raw = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.raw.append(line)
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def send_raw(self, data):
+        self.proc.stdin.write(data if isinstance(data, bytes) else data.encode())
+        self.proc.stdin.flush()
+
+    def send(self, msg):
+        self.send_raw(json.dumps(msg) + "\n")
+
+    def recv(self, timeout=10):
+        line = self.lines.get(timeout=timeout)
+        assert line is not None, f"stdout closed; stderr: {self.stderr()}"
+        assert line.endswith(b"\n"), line
+        return json.loads(line)
+
+    def nothing_pending(self):
+        return self.lines.empty()
+
+    def request(self, rid, method, params=None):
+        msg = {"jsonrpc": "2.0", "id": rid, "method": method}
+        if params is not None:
+            msg["params"] = params
+        self.send(msg)
+        resp = self.recv()
+        assert resp["id"] == rid, resp
+        return resp
+
+    def stderr(self):
+        if not self._err.closed:
+            self._err.flush()
+        with open(self.err_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def close(self, timeout=15):
+        """Close stdin (EOF) and return the exit code."""
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = None
+        self._reader.join(5)
+        self._err.close()
+        return rc
